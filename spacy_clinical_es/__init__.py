@@ -1,0 +1,19 @@
+"""spacy-clinical-es: spaCy components for Spanish clinical text.
+
+Importing the package registers nothing beyond spaCy registry entries; spaCy
+also finds every factory and function through entry points, so ``spacy.load``
+works without importing this package.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import ClinicalEsError, CorpusFormatError, DataDirError, EvaluationError  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "ClinicalEsError",
+    "CorpusFormatError",
+    "DataDirError",
+    "EvaluationError",
+]

@@ -1,0 +1,80 @@
+"""SpaCy-free standoff model shared by every corpus reader and writer.
+
+A :class:`Document` is a text plus :class:`Annotation` objects. An annotation
+is one concept: a label, one or more character fragments (several for a
+discontinuous mention such as BRAT ``T3 LABEL 10 15;20 28``), codes from one
+or more terminologies, attributes and free-text notes. Offsets are Python
+string indices into ``Document.text`` exactly as read (a UTF-8 BOM, when the
+file has one, is part of the text: BRAT offsets count it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+Fragment = Tuple[int, int]
+
+
+@dataclass
+class Annotation:
+    """One annotated concept, possibly discontinuous.
+
+    ``id`` is unique within its document (``T3`` for BRAT, generated for TSV
+    corpora without ids). ``fragments`` keep the source order, which is not
+    always left-to-right (CodiEsp writes ``1773 1782;222 228``). ``codes`` maps
+    a terminology name (``SNOMEDCT``, ``ICD10``, ``ICD10-CM``, ``ICD10-PCS``,
+    ``CIE-O-3.1``…) to a code string (``+``-joined when composite).
+    """
+
+    id: str
+    label: str
+    fragments: List[Fragment]
+    text: str
+    codes: Dict[str, str] = field(default_factory=dict)
+    attributes: Dict[str, str] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def start(self) -> int:
+        return min(s for s, _ in self.fragments)
+
+    @property
+    def end(self) -> int:
+        return max(e for _, e in self.fragments)
+
+    @property
+    def is_discontinuous(self) -> bool:
+        return len(self.fragments) > 1
+
+    def key(self) -> Tuple[str, Tuple[Fragment, ...]]:
+        """Identity used to compare annotations across formats."""
+        return (self.label, tuple(sorted(self.fragments)))
+
+
+@dataclass
+class Document:
+    """A text with its annotations, as read from one corpus."""
+
+    id: str
+    text: str
+    annotations: List[Annotation] = field(default_factory=list)
+    corpus: str = ""
+    path: Optional[str] = None
+    meta: Dict[str, str] = field(default_factory=dict)
+
+
+def normalize_doc_id(name: str) -> str:
+    """Map a file name or TSV id to the shared SPACCC document id.
+
+    Drops a directory, a ``.txt``/``.ann`` extension and the optional ``es-``
+    prefix, so ``es-S0004-06142005000700014-1.txt`` and
+    ``S0004-06142005000700014-1`` compare equal.
+    """
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    for ext in (".txt", ".ann"):
+        if base.endswith(ext):
+            base = base[: -len(ext)]
+    if base.startswith("es-"):
+        base = base[3:]
+    return base
