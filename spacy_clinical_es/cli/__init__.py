@@ -1,11 +1,11 @@
 """Command-line interface: ``python -m spacy_clinical_es COMMAND`` (or ``spacy-clinical-es``).
 
-Each command lives in its own module and registers itself on :data:`app`.
+Each command lives in its own module and registers itself on :data:`app`;
+the modules are imported at the end of this file so the app is always whole.
 """
 from __future__ import annotations
 
 import logging
-from importlib import import_module
 
 import typer
 
@@ -16,16 +16,11 @@ app = typer.Typer(
     add_completion=False,
 )
 
-_COMMAND_MODULES = ("convert", "tokenization", "evaluate")
-
-
-def _register_commands() -> None:
-    for name in _COMMAND_MODULES:
-        import_module(f"{__name__}.{name}")
-
 
 def main() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script and of ``python -m spacy_clinical_es``."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _register_commands()
     app()
+
+
+from . import convert, evaluate, tokenization  # noqa: E402,F401  (registers the commands)

@@ -78,3 +78,21 @@ def normalize_doc_id(name: str) -> str:
     if base.startswith("es-"):
         base = base[3:]
     return base
+
+
+#: Document-level code lists live in ``Document.meta`` under ``codes.<TERMINOLOGY>``
+#: (e.g. ``codes.ICD10-CM`` for CodiEsp D, ``codes.SNOMEDCT`` for MedProcNER
+#: subtask 3), ``+``-joined in source order as MedProcNER writes them.
+DOC_CODES_PREFIX = "codes."
+DOC_CODES_SEPARATOR = "+"
+
+
+def doc_codes(document: Document, terminology: str) -> List[str]:
+    """Document-level codes of one terminology (empty list when absent)."""
+    value = document.meta.get(DOC_CODES_PREFIX + terminology, "")
+    return value.split(DOC_CODES_SEPARATOR) if value else []
+
+
+def set_doc_codes(document: Document, terminology: str, codes: List[str]) -> None:
+    """Store document-level codes of one terminology in ``document.meta``."""
+    document.meta[DOC_CODES_PREFIX + terminology] = DOC_CODES_SEPARATOR.join(codes)
