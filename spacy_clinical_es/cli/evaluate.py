@@ -53,6 +53,14 @@ def evaluate_command(
         Optional[str],
         typer.Option("--span-key", help="Score doc.spans[KEY] instead of doc.ents."),
     ] = None,
+    gold_span_key: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gold-span-key",
+            help="Read gold from doc.spans[KEY] with the converter's exact offsets "
+            "(e.g. every MEDDOCAN annotation) instead of the same place as the predictions.",
+        ),
+    ] = None,
     ood_data: Annotated[
         Optional[Path],
         typer.Option(
@@ -80,6 +88,7 @@ def evaluate_command(
                 model,
                 data,
                 span_key=span_key,
+                gold_span_key=gold_span_key,
                 n_process=n_process,
                 batch_size=batch_size,
             )
@@ -89,6 +98,7 @@ def evaluate_command(
                 data,
                 ood_data,
                 span_key=span_key,
+                gold_span_key=gold_span_key,
                 n_process=n_process,
                 batch_size=batch_size,
             )

@@ -58,6 +58,7 @@ def score_pipeline(
     gold_docs: Iterable[Doc],
     *,
     span_key: str | None = None,
+    gold_span_key: str | None = None,
     n_process: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Scores:
@@ -72,7 +73,7 @@ def score_pipeline(
     pred_docs = list(nlp.pipe(texts, n_process=n_process, batch_size=batch_size))
     seconds = time.perf_counter() - start
     words = sum(1 for doc in pred_docs for token in doc if not token.is_space)
-    scores = score_docs((gold_docs, pred_docs), span_key=span_key)
+    scores = score_docs((gold_docs, pred_docs), span_key=span_key, gold_span_key=gold_span_key)
     scores["speed"] = {
         "seconds": seconds,
         "words": words,
@@ -105,6 +106,7 @@ def evaluate_pipeline(
     docbin_path: str | Path,
     *,
     span_key: str | None = None,
+    gold_span_key: str | None = None,
     n_process: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Scores:
@@ -119,6 +121,7 @@ def evaluate_pipeline(
         nlp,
         read_gold_docs(docbin_path, nlp),
         span_key=span_key,
+        gold_span_key=gold_span_key,
         n_process=n_process,
         batch_size=batch_size,
     )
@@ -133,6 +136,7 @@ def compare_domains(
     ood_data: str | Path,
     *,
     span_key: str | None = None,
+    gold_span_key: str | None = None,
     n_process: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Scores:
@@ -145,6 +149,7 @@ def compare_domains(
     nlp = load_model(model)
     kwargs: dict[str, Any] = {
         "span_key": span_key,
+        "gold_span_key": gold_span_key,
         "n_process": n_process,
         "batch_size": batch_size,
     }

@@ -25,6 +25,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import registry
 
+from ..corpora.representation import USER_DATA_KEY
 from ..errors import EvaluationError
 from .metrics import (
     FragmentItem,
@@ -87,6 +88,23 @@ def _doc_spans(doc: Doc, span_key: str | None) -> Sequence[Span]:
     return doc.spans.get(span_key, ())
 
 
+def _exact_offsets(span: Span) -> Offsets:
+    """The span's character offsets, or the exact gold offsets its record keeps.
+
+    Converters expand a gold fragment that does not fall on token boundaries
+    to whole tokens and keep the exact offsets in ``doc.user_data`` (see
+    :mod:`spacy_clinical_es.corpora.representation`); strict scores against
+    gold must use those, not the expanded span.
+    """
+    store = span.doc.user_data.get(USER_DATA_KEY)
+    record = store.get("annotations", {}).get(span.id_) if isinstance(store, dict) else None
+    if isinstance(record, dict) and len(record.get("fragments", ())) == 1:
+        start, end = record["fragments"][0]
+        if start < span.end_char and end > span.start_char:
+            return (int(start), int(end))
+    return (span.start_char, span.end_char)
+
+
 def _fragment_items(
     doc_id: int, spans: Iterable[Span], group_fragments: bool
 ) -> list[FragmentItem]:
@@ -111,6 +129,7 @@ def score_docs(
     span_key: str | None = None,
     labels: Iterable[str] | None = None,
     group_fragments: bool | None = None,
+    gold_span_key: str | None = None,
 ) -> Scores:
     """Score predicted against gold docs with every metric of :mod:`.metrics`.
 
@@ -126,6 +145,10 @@ def score_docs(
         into one (discontinuous) annotation for the ``exact`` scores. Defaults
         to True with ``span_key`` and False with ``doc.ents``, where predicted
         ids usually come from entity-ruler patterns and name no annotation.
+    gold_span_key: read the gold spans from ``gold.spans[gold_span_key]``
+        (e.g. every MEDDOCAN annotation, not only those ``doc.ents`` could
+        hold), with the exact character offsets the converter kept; the
+        predictions still come from ``span_key`` / ``doc.ents``.
     RETURNS: ``n_docs``, ``n_docs_skipped``, ``strict`` (char-offset spans),
         ``iob2`` (token level on gold tokens, with ``dropped_gold_spans`` and
         ``dropped_pred_spans``: spans IOB2 cannot hold), ``deid_token`` and
@@ -152,7 +175,7 @@ def score_docs(
                 f"Document {i}: the predicted text differs from the gold text (lengths "
                 f"{len(pred.text)} and {len(gold.text)}); run the pipeline on the gold texts."
             )
-        if span_key is None and not gold.has_annotation("ENT_IOB"):
+        if span_key is None and gold_span_key is None and not gold.has_annotation("ENT_IOB"):
             skipped += 1
             continue
         n_docs += 1
@@ -163,13 +186,16 @@ def score_docs(
             ("gold", gold, gold_spans, gold_items, gold_tags),
             ("pred", pred, pred_spans, pred_items, pred_tags),
         ):
+            exact = side == "gold" and gold_span_key is not None
+            key = gold_span_key if exact else span_key
             doc_spans = [
                 span
-                for span in _doc_spans(doc, span_key)
+                for span in _doc_spans(doc, key)
                 if keep is None or span.label_ in keep
             ]
             local: list[LocalSpan] = [
-                (s.start_char, s.end_char, s.label_) for s in doc_spans
+                (*(_exact_offsets(s) if exact else (s.start_char, s.end_char)), s.label_)
+                for s in doc_spans
             ]
             spans.extend((i, start, end, label) for start, end, label in local)
             items.extend(_fragment_items(i, doc_spans, group_fragments))

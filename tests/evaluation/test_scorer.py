@@ -228,3 +228,30 @@ def test_scorer_found_through_entry_point_without_importing_the_package():
         [sys.executable, "-c", code], check=False, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_gold_span_key_uses_exact_converter_offsets():
+    """A gold span misaligned with the gold tokens is scored at its exact offsets."""
+    from spacy_clinical_es.corpora.annotations import Annotation, Document
+    from spacy_clinical_es.corpora.representation import document_to_doc
+    from spacy_clinical_es.tokenizer import make_clinical_nlp
+
+    text = "CP:28029 Madrid"
+    document = Document(
+        id="d1",
+        text=text,
+        corpus="meddocan",
+        annotations=[
+            Annotation("T1", "TERRITORIO", [(3, 8)], "28029"),
+            Annotation("T2", "TERRITORIO", [(9, 15)], "Madrid"),
+        ],
+    )
+    gold = document_to_doc(document, spacy.blank("es"))  # "CP:28029" stays one token
+    assert [(s.start_char, s.end_char) for s in gold.spans["meddocan"]] == [(0, 8), (9, 15)]
+    pred = make_clinical_nlp().make_doc(text)
+    pred.ents = [pred.char_span(3, 8, "TERRITORIO"), pred.char_span(9, 15, "TERRITORIO")]
+    exact = score_docs(([gold], [pred]), gold_span_key="meddocan")
+    assert exact["strict"]["tp"] == 2 and exact["strict"]["f"] == 1.0
+    expanded = score_docs(([gold], [pred]), span_key=None)
+    # doc.ents holds only the aligned annotation: the misaligned one is not gold there
+    assert expanded["strict"]["tp"] == 1 and expanded["strict"]["fp"] == 1

@@ -12,26 +12,6 @@ logger = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime on Python 3.9)
 
-#: Registered name of the package tokenizer every builder uses.
-CLINICAL_TOKENIZER = "spacy_clinical_es.ClinicalTokenizer.v1"
-
-
-def make_clinical_nlp() -> Any:
-    """Blank Spanish pipeline with the package's clinical tokenizer.
-
-    There is deliberately no fallback to spaCy's default tokenizer: corpora
-    built with another tokenizer would not match the trained pipelines.
-    """
-    import spacy
-
-    # Importing the module registers the tokenizer even without entry points.
-    from ... import tokenizer  # noqa: F401
-
-    return spacy.blank(
-        "es", config={"nlp": {"tokenizer": {"@tokenizers": CLINICAL_TOKENIZER}}}
-    )
-
-
 # ----------------------------------------------------------------------
 # Sentences (spaCy-free)
 # ----------------------------------------------------------------------

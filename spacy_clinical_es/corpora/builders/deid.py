@@ -28,9 +28,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ...tokenizer import make_clinical_nlp
 from ..annotations import Document
 from ..report import ConversionReport
-from .common import ensure_dir, make_clinical_nlp, write_json
+from .common import ensure_dir, write_json
 from .conll import write_conll
 
 logger = logging.getLogger(__name__)

@@ -37,10 +37,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ...tokenizer import make_clinical_nlp
 from ..annotations import Annotation, Document
 from ..report import ConversionReport
 from .char_align import MAPPED, REASONS, CharAlignment
-from .common import ensure_dir, make_clinical_nlp, markdown_table, write_json
+from .common import ensure_dir, markdown_table, write_json
 from .conll import write_conll
 from .split import DEFAULT_RATIOS, split_label_counts, stratified_split
 

@@ -8,7 +8,6 @@ from spacy.tokens import Doc, DocBin
 
 from spacy_clinical_es.cli.convert import Target, run_convert
 from spacy_clinical_es.corpora.annotations import Annotation, Document
-from spacy_clinical_es.corpora.builders.common import make_clinical_nlp
 from spacy_clinical_es.corpora.builders.conll import (
     doc_to_conll_lines,
     read_conll,
@@ -26,6 +25,7 @@ from spacy_clinical_es.corpora.builders.deid import (
 from spacy_clinical_es.corpora.readers import iter_corpus
 from spacy_clinical_es.corpora.report import ConversionReport
 from spacy_clinical_es.errors import DataDirError
+from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 MEDDOCAN_LABELS = {
     "TERRITORIO", "FECHAS", "EDAD_SUJETO_ASISTENCIA", "NOMBRE_SUJETO_ASISTENCIA",

@@ -8,7 +8,6 @@ import pytest
 from spacy.tokens import DocBin
 
 from spacy_clinical_es.corpora.builders.char_align import MAPPED, REASONS
-from spacy_clinical_es.corpora.builders.common import make_clinical_nlp
 from spacy_clinical_es.corpora.builders.imaging import (
     LABELS,
     SOURCE_LABELS,
@@ -19,6 +18,7 @@ from spacy_clinical_es.corpora.builders.imaging import (
 from spacy_clinical_es.corpora.builders.split import stratified_split
 from spacy_clinical_es.corpora.readers import iter_corpus
 from spacy_clinical_es.corpora.report import ConversionReport
+from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 
 @pytest.fixture(scope="module")

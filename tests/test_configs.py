@@ -1,0 +1,69 @@
+"""Every shipped config trains with `spacy train`, and the pipeline loads with plain spaCy."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.cli.train import train
+from spacy.tokens import DocBin
+
+from spacy_clinical_es.tokenizer import make_clinical_nlp
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CNN_CONFIGS = ["deid_cnn.cfg", "imaging_cnn.cfg"]
+
+TRAIN = [
+    ("Paciente varón de 38 años. CP:28029 Madrid.", [(9, 14, "SEXO"), (18, 25, "EDAD"), (30, 35, "LOC"), (36, 42, "LOC")]),
+    ("Mujer de 70 años con fiebre. Sexo: M.", [(0, 5, "SEXO"), (9, 16, "EDAD"), (35, 36, "SEXO")]),
+]
+
+
+def _docbin(path: Path) -> Path:
+    nlp = make_clinical_nlp()
+    db = DocBin()
+    for text, spans in TRAIN:
+        doc = nlp.make_doc(text)
+        doc.ents = [doc.char_span(s, e, label) for s, e, label in spans]
+        db.add(doc)
+    db.to_disk(path)
+    return path
+
+
+@pytest.mark.parametrize("name", CNN_CONFIGS)
+def test_config_overfits_two_examples_and_round_trips(name: str, tmp_path: Path) -> None:
+    data = _docbin(tmp_path / "train.spacy")
+    out = tmp_path / "out"
+    train(
+        CONFIGS / name,
+        out,
+        overrides={
+            "paths.train": str(data),
+            "paths.dev": str(data),
+            "training.max_steps": 120,
+            "training.eval_frequency": 40,
+            "training.patience": 0,
+            "training.dropout": 0.0,
+        },
+    )
+    model = out / "model-last"
+    nlp = spacy.load(model)
+    assert nlp.tokenizer.__class__.__name__ == "Tokenizer"
+    predicted = [[(e.start_char, e.end_char, e.label_) for e in nlp(text).ents] for text, _ in TRAIN]
+    assert predicted == [sorted(spans) for _, spans in TRAIN]
+    # to_disk -> from_disk keeps the predictions
+    nlp.to_disk(tmp_path / "copy")
+    again = spacy.load(tmp_path / "copy")
+    assert [[(e.start_char, e.end_char, e.label_) for e in again(t).ents] for t, _ in TRAIN] == predicted
+    # A fresh process that never imports spacy_clinical_es itself loads it through entry points.
+    script = (
+        "import json, sys, spacy\n"
+        f"nlp = spacy.load({str(model)!r})\n"
+        f"doc = nlp({TRAIN[0][0]!r})\n"
+        "print(json.dumps([[e.start_char, e.end_char, e.label_] for e in doc.ents]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert [tuple(x) for x in json.loads(result.stdout)] == predicted[0]
