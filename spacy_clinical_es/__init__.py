@@ -8,12 +8,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import ClinicalEsError, CorpusFormatError, DataDirError, EvaluationError  # noqa: E402
+from .errors import ClinicalEsError, CorpusFormatError, DataDirError, EvaluationError
 
 __all__ = [
-    "__version__",
     "ClinicalEsError",
     "CorpusFormatError",
     "DataDirError",
     "EvaluationError",
+    "__version__",
 ]

@@ -10,9 +10,8 @@ file has one, is part of the text: BRAT offsets count it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
 
-Fragment = Tuple[int, int]
+Fragment = tuple[int, int]
 
 
 @dataclass
@@ -28,11 +27,11 @@ class Annotation:
 
     id: str
     label: str
-    fragments: List[Fragment]
+    fragments: list[Fragment]
     text: str
-    codes: Dict[str, str] = field(default_factory=dict)
-    attributes: Dict[str, str] = field(default_factory=dict)
-    notes: List[str] = field(default_factory=list)
+    codes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     source: str = ""
 
     @property
@@ -47,7 +46,7 @@ class Annotation:
     def is_discontinuous(self) -> bool:
         return len(self.fragments) > 1
 
-    def key(self) -> Tuple[str, Tuple[Fragment, ...]]:
+    def key(self) -> tuple[str, tuple[Fragment, ...]]:
         """Identity used to compare annotations across formats."""
         return (self.label, tuple(sorted(self.fragments)))
 
@@ -58,10 +57,10 @@ class Document:
 
     id: str
     text: str
-    annotations: List[Annotation] = field(default_factory=list)
+    annotations: list[Annotation] = field(default_factory=list)
     corpus: str = ""
-    path: Optional[str] = None
-    meta: Dict[str, str] = field(default_factory=dict)
+    path: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
 
 
 def normalize_doc_id(name: str) -> str:
@@ -73,10 +72,8 @@ def normalize_doc_id(name: str) -> str:
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     for ext in (".txt", ".ann"):
-        if base.endswith(ext):
-            base = base[: -len(ext)]
-    if base.startswith("es-"):
-        base = base[3:]
+        base = base.removesuffix(ext)
+    base = base.removeprefix("es-")
     return base
 
 
@@ -87,12 +84,12 @@ DOC_CODES_PREFIX = "codes."
 DOC_CODES_SEPARATOR = "+"
 
 
-def doc_codes(document: Document, terminology: str) -> List[str]:
+def doc_codes(document: Document, terminology: str) -> list[str]:
     """Document-level codes of one terminology (empty list when absent)."""
     value = document.meta.get(DOC_CODES_PREFIX + terminology, "")
     return value.split(DOC_CODES_SEPARATOR) if value else []
 
 
-def set_doc_codes(document: Document, terminology: str, codes: List[str]) -> None:
+def set_doc_codes(document: Document, terminology: str, codes: list[str]) -> None:
     """Store document-level codes of one terminology in ``document.meta``."""
     document.meta[DOC_CODES_PREFIX + terminology] = DOC_CODES_SEPARATOR.join(codes)

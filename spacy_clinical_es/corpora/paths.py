@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Union
 
 from ..errors import DataDirError
 
@@ -22,7 +21,7 @@ CORPUS_PATHS = {
 }
 
 
-def resolve_data_dir(explicit: Optional[Union[str, Path]] = None) -> Path:
+def resolve_data_dir(explicit: str | Path | None = None) -> Path:
     """Return the corpus directory.
 
     Order: the explicit argument, ``$SPACY_CLINICAL_ES_DATA``, then
@@ -44,7 +43,7 @@ def resolve_data_dir(explicit: Optional[Union[str, Path]] = None) -> Path:
     )
 
 
-def corpus_dir(name: str, data_dir: Optional[Union[str, Path]] = None) -> Path:
+def corpus_dir(name: str, data_dir: str | Path | None = None) -> Path:
     """Return the folder of one corpus inside the data directory."""
     if name not in CORPUS_PATHS:
         raise DataDirError(f"Unknown corpus {name!r}; known: {', '.join(sorted(CORPUS_PATHS))}")

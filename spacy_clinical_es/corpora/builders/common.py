@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Union
@@ -11,6 +12,22 @@ from typing import Any, Union
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime on Python 3.9)
+
+def count_labels(docs: Iterable[Any], span_key: str) -> tuple[Counter, Counter]:
+    """Annotations per label in ``doc.spans[span_key]`` (fragments sharing an
+    ``id_`` count once) and entities per label in ``doc.ents``."""
+    spans: Counter = Counter()
+    ents: Counter = Counter()
+    for doc in docs:
+        seen = set()
+        for span in doc.spans.get(span_key, []):
+            key = span.id_ or (span.start_char, span.end_char, span.label_)
+            if key not in seen:
+                seen.add(key)
+                spans[span.label_] += 1
+        ents.update(ent.label_ for ent in doc.ents)
+    return spans, ents
+
 
 # ----------------------------------------------------------------------
 # Sentences (spaCy-free)

@@ -31,7 +31,7 @@ from typing import Any
 from ...tokenizer import make_clinical_nlp
 from ..annotations import Document
 from ..report import ConversionReport
-from .common import ensure_dir, write_json
+from .common import count_labels, ensure_dir, write_json
 from .conll import write_conll
 
 logger = logging.getLogger(__name__)
@@ -157,16 +157,7 @@ def build_deid(
 
 
 def _scheme_stats(docs: list[Any], read: Counter, n_tokens: int) -> dict[str, Any]:
-    spans: Counter = Counter()
-    ents: Counter = Counter()
-    for doc in docs:
-        seen = set()
-        for span in doc.spans.get(SPAN_KEY, []):
-            key = span.id_ or (span.start_char, span.end_char, span.label_)
-            if key not in seen:
-                seen.add(key)
-                spans[span.label_] += 1
-        ents.update(ent.label_ for ent in doc.ents)
+    spans, ents = count_labels(docs, SPAN_KEY)
     labels = sorted(set(read) | set(spans) | set(ents))
     return {
         "documents": len(docs),

@@ -41,7 +41,7 @@ from ...tokenizer import make_clinical_nlp
 from ..annotations import Annotation, Document
 from ..report import ConversionReport
 from .char_align import MAPPED, REASONS, CharAlignment
-from .common import ensure_dir, markdown_table, write_json
+from .common import count_labels, ensure_dir, markdown_table, write_json
 from .conll import write_conll
 from .split import DEFAULT_RATIOS, split_label_counts, stratified_split
 
@@ -284,16 +284,7 @@ def build_imaging(
 
 def _split_stats(docs: list[Any], documents: list[Document]) -> dict[str, Any]:
     tokens = [sum(1 for t in doc if not t.is_space) for doc in docs]
-    spans: Counter = Counter()
-    ents: Counter = Counter()
-    for doc in docs:
-        seen = set()
-        for span in doc.spans.get(SPAN_KEY, []):
-            key = span.id_ or (span.start_char, span.end_char, span.label_)
-            if key not in seen:
-                seen.add(key)
-                spans[span.label_] += 1
-        ents.update(e.label_ for e in doc.ents)
+    spans, ents = count_labels(docs, SPAN_KEY)
     mean, sd = _mean_sd(tokens)
     read = Counter(a.label for d in documents for a in d.annotations)
     return {
