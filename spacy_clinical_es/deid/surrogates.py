@@ -1,0 +1,105 @@
+"""Category dispatch and the acceptance loop that makes every surrogate safe.
+
+:func:`make_surrogate` tries the category's generator (up to
+:data:`GENERATOR_ATTEMPTS` keyed attempts), then the shape-preserving
+fallback (digits → digits, letters → letters), then the mask tag, then
+``"**"``/``"##"``. A candidate is taken only when
+:meth:`..context.SurrogateContext.acceptable` says so: it differs from the
+original (case- and accent-insensitive) and contains no original of the
+document. The attempt that succeeded is remembered per (category,
+normalized original), so the same original gets the same surrogate
+throughout the document whatever its case or spacing.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from . import categories as cat
+from .contact import surrogate_email, surrogate_ip, surrogate_phone, surrogate_url
+from .context import SurrogateContext
+from .dates import surrogate_date
+from .ids import surrogate_id
+from .names import surrogate_name
+from .people import (
+    surrogate_age,
+    surrogate_other,
+    surrogate_profession,
+    surrogate_relative,
+    surrogate_sex,
+)
+from .places import (
+    surrogate_country,
+    surrogate_health_centre,
+    surrogate_hospital,
+    surrogate_institution,
+    surrogate_street,
+    surrogate_territory,
+)
+from .textutil import normalize, shape_surrogate
+
+Generator = Callable[[str, SurrogateContext, int], "str | None"]
+
+GENERATORS: dict[str, Generator] = {
+    cat.NAME: surrogate_name,
+    cat.STREET: surrogate_street,
+    cat.TERRITORY: surrogate_territory,
+    cat.COUNTRY: surrogate_country,
+    cat.ID: surrogate_id,
+    cat.DATE: surrogate_date,
+    cat.HOSPITAL: surrogate_hospital,
+    cat.HEALTH_CENTRE: surrogate_health_centre,
+    cat.INSTITUTION: surrogate_institution,
+    cat.AGE: surrogate_age,
+    cat.SEX: surrogate_sex,
+    cat.PHONE: surrogate_phone,
+    cat.FAX: functools.partial(surrogate_phone, kind="FAX"),
+    cat.EMAIL: surrogate_email,
+    cat.URL: surrogate_url,
+    cat.IP: surrogate_ip,
+    cat.PROFESSION: surrogate_profession,
+    cat.RELATIVE: surrogate_relative,
+    cat.OTHER: surrogate_other,
+}
+
+GENERATOR_ATTEMPTS = 8
+SHAPE_ATTEMPTS = 8
+#: Categories whose letters-only texts are not shape-randomized (gibberish words): they get the tag.
+_NO_LETTER_SHAPE = frozenset({cat.OTHER, cat.RELATIVE, cat.PROFESSION, cat.SEX, cat.HOSPITAL, cat.INSTITUTION, cat.HEALTH_CENTRE})
+
+#: How a surrogate was made (counted in the result's stats).
+BY_GENERATOR = "generator"
+BY_SHAPE = "shape"
+BY_TAG = "tag"
+BY_LAST_RESORT = "last_resort"
+
+
+def _candidates(text: str, category: str, ctx: SurrogateContext, tag: str) -> list[tuple[str, Callable[[], str | None]]]:
+    generator = GENERATORS.get(category, surrogate_other)
+    steps: list[tuple[str, Callable[[], str | None]]] = [
+        (BY_GENERATOR, functools.partial(generator, text, ctx, attempt)) for attempt in range(GENERATOR_ATTEMPTS)
+    ]
+    if category not in _NO_LETTER_SHAPE or any(c.isdigit() for c in text):
+        norm = normalize(text)
+        steps += [
+            (BY_SHAPE, functools.partial(lambda a: shape_surrogate(text, ctx.rng("SHAPE", category, norm, str(a))), a))
+            for a in range(SHAPE_ATTEMPTS)
+        ]
+    steps += [(BY_TAG, lambda: tag), (BY_LAST_RESORT, lambda: "**"), (BY_LAST_RESORT, lambda: "##")]
+    return steps
+
+
+def make_surrogate(text: str, category: str, ctx: SurrogateContext, tag: str) -> tuple[str, str]:
+    """``(surrogate, how)`` for one original; the surrogate is always acceptable."""
+    key = (category, normalize(text))
+    steps = _candidates(text, category, ctx, tag)
+    first = ctx.attempts.get(key, 0)
+    for index in range(first, len(steps)):
+        how, step = steps[index]
+        candidate = step()
+        if candidate is not None and ctx.acceptable(candidate, text):
+            ctx.attempts[key] = index
+            return candidate, how
+    # "**" and "##" cannot both equal the original, and neither can hold a blocked
+    # original (those have three characters or more): the loop always returns.
+    raise AssertionError("unreachable: no acceptable surrogate")
