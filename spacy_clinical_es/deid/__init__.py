@@ -1,0 +1,32 @@
+"""SpaCy-free de-identification: surrogate generation for PHI spans.
+
+``randomize(text, spans, mode=..., seed=..., key=...)`` returns the
+de-identified text, output spans carrying the original labels, and an
+offset map from output to input. See :mod:`.randomizer` for the guarantees
+and :mod:`.surrogates` for the categories; the spaCy component is
+``spacy_clinical_es.pipeline.deid_randomizer``.
+"""
+from __future__ import annotations
+
+from .categories import CATEGORIES, LABEL_CATEGORIES, MASK_TAGS, category_of
+from .errors import DeidError
+from .offsets import OffsetMap, Segment
+from .options import MODES, DeidOptions
+from .randomizer import Replacement, Result, randomize
+from .textutil import normalize
+
+__all__ = [
+    "CATEGORIES",
+    "LABEL_CATEGORIES",
+    "MASK_TAGS",
+    "MODES",
+    "DeidError",
+    "DeidOptions",
+    "OffsetMap",
+    "Replacement",
+    "Result",
+    "Segment",
+    "category_of",
+    "normalize",
+    "randomize",
+]
