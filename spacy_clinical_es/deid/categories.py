@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from .people import is_relative
+from .places import is_country
 from .resources.institutions_es import HEALTH_CENTRE_WORDS, HOSPITAL_WORDS
 from .textutil import normalize
 
@@ -158,16 +160,12 @@ def category_of(label: str, text: str) -> str:
     """The surrogate category of a span (see the module docstring)."""
     group = LABEL_CATEGORIES.get(label.upper(), OTHER)
     if group == _LOCATION:
-        from .places import is_country
-
         return COUNTRY if is_country(text) else TERRITORY
     if group == _INST:
         return _inst_category(text)
     if group == _CONTACT:
         return _contact_category(text)
     if group == _OTHER_OR_RELATIVE:
-        from .people import is_relative
-
         return RELATIVE if is_relative(text) else OTHER
     return group
 

@@ -14,11 +14,12 @@ the shift's direction. Text around the dates in the span is kept.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 
 from .context import SurrogateContext
 from .resources.vocab_es import MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS
-from .textutil import apply_case, normalize
+from .textutil import apply_case, digits_surrogate, normalize
 
 _MONTH_INDEX: dict[str, int] = {m: i + 1 for i, m in enumerate(MONTHS)}
 _MONTH_INDEX["setiembre"] = 9
@@ -184,8 +185,13 @@ _PATTERNS = (
 )
 
 
-def shift_dates(text: str, days: int) -> str | None:
-    """``text`` with every date expression moved by ``days``; ``None`` when none is found."""
+def shift_dates(text: str, days: int, rng: random.Random | None = None) -> str | None:
+    """``text`` with every date expression moved by ``days``; ``None`` when none is found.
+
+    A full date that does not exist (``31/02/2014``) is not shifted: its
+    digits are drawn from ``rng`` (``None``: the whole text gets ``None``,
+    so the caller falls back).
+    """
     taken: list[tuple[int, int, str, dt.date | None]] = []
     for pattern, replace in _PATTERNS:
         for m in pattern.finditer(text):
@@ -194,7 +200,11 @@ def shift_dates(text: str, days: int) -> str | None:
             replaced = replace(m, days)
             if replaced is not None:
                 taken.append((m.start(), m.end(), replaced[0], replaced[1]))
-    if not taken:
+            elif pattern in _FULL_PATTERNS:
+                if rng is None:
+                    return None
+                taken.append((m.start(), m.end(), digits_surrogate(m.group(), rng), None))
+    if not taken or all(d is None and r == text[s:e] for s, e, r, d in taken):
         return None
     taken.sort()
     full_dates = [d for _, _, _, d in taken if d is not None]
@@ -208,6 +218,9 @@ def shift_dates(text: str, days: int) -> str | None:
     return "".join(out)
 
 
+_FULL_PATTERNS = (NUMERIC_RE, ISO_RE)
+
+
 def _fix_weekdays(text: str, full_dates: list[dt.date]) -> str:
     """Rename weekdays next to a single full date after its shift ("lunes, 3 de marzo")."""
     if len(full_dates) != 1:
@@ -218,7 +231,7 @@ def _fix_weekdays(text: str, full_dates: list[dt.date]) -> str:
 
 def surrogate_date(text: str, ctx: SurrogateContext, attempt: int) -> str | None:
     """The shifted date (the attempt does not matter: the shift is the document's)."""
-    return shift_dates(text, ctx.date_shift)
+    return shift_dates(text, ctx.date_shift, ctx.rng("DATE-INVALID", normalize(text), str(attempt)))
 
 
 def parse_full_date(text: str) -> dt.date | None:

@@ -17,7 +17,13 @@ import re
 import string
 
 from .context import SurrogateContext
-from .resources.names_es import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, NAME_PARTICLES, NAME_TITLES, SURNAMES
+from .resources.names_es import (
+    FEMALE_FIRST_NAMES,
+    MALE_FIRST_NAMES,
+    NAME_PARTICLES,
+    NAME_TITLES,
+    SURNAMES,
+)
 from .textutil import apply_case, normalize
 
 _WORD_RE = re.compile(r"[^\W\d_]+")

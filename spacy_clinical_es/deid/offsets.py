@@ -74,6 +74,8 @@ class OffsetMap:
         span start) or input end (``side="left"``, for a span end).
         """
         seg = self._find(self._out_starts, out_offset, self.output_length, side=side)
+        if out_offset == self.output_length:
+            return self.input_length
         if not seg.changed:
             return seg.in_start + min(out_offset - seg.out_start, seg.in_end - seg.in_start)
         return seg.in_start if side == "right" else seg.in_end
@@ -81,6 +83,8 @@ class OffsetMap:
     def to_output(self, in_offset: int, *, side: str = "right") -> int:
         """Output offset of an input offset (the inverse of :meth:`to_input`)."""
         seg = self._find(self._in_starts, in_offset, self.input_length, side=side)
+        if in_offset == self.input_length:
+            return self.output_length
         if not seg.changed:
             return seg.out_start + min(in_offset - seg.in_start, seg.out_end - seg.out_start)
         return seg.out_start if side == "right" else seg.out_end

@@ -43,6 +43,10 @@ class DeidOptions:
             raise DeidError(f"max_age must be a non-negative number of years or None (got {self.max_age})")
         if "{tag}" not in self.mask_format:
             raise DeidError("mask_format must contain '{tag}'")
+        try:
+            self.mask_format.format(tag="NOMBRE")
+        except (IndexError, KeyError, ValueError) as err:
+            raise DeidError("mask_format may hold no other field than '{tag}' (write '{{' for a brace)") from err
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

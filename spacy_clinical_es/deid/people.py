@@ -174,7 +174,8 @@ def surrogate_relative(text: str, ctx: SurrogateContext, attempt: int, *, keep_k
             out.append(word if keep_kinship else apply_case(word, LINEAGE[norm]))
         elif norm in _WORD_VALUES and not keep_kinship:
             value = _WORD_VALUES[norm]
-            new = value + 1 if value < 20 else value - 1
+            step = ctx.rng("REL-WORD", norm, str(attempt)).randint(1, 3)
+            new = value + step if value < 20 else value - step
             out.append(apply_case(word, number_words(new) or str(new)))
         elif word[:1].isupper() and (index > 0 or not word.isupper()) and len(word) > 1:
             role = "first" if normalize(word) in {normalize(n) for n in MALE + FEMALE} else "surname"
@@ -221,8 +222,11 @@ for _name, _members in OTHER_CLASSES.items():
 def surrogate_other(text: str, ctx: SurrogateContext, attempt: int) -> str | None:
     """Swap words of a known class (marital status, ethnicity, nationality, age group…).
 
-    ``None`` when the text has no such word: the caller falls back.
+    A text with kinship or lineage words ("abuelo materno") is treated as a
+    relative. ``None`` when the text has no such word: the caller falls back.
     """
+    if is_relative(text) or any(normalize(w) in LINEAGE for w in _WORD_RE.findall(text)):
+        return surrogate_relative(text, ctx, attempt)
     out: list[str] = []
     last = 0
     changed = False

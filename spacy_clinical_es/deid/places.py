@@ -90,7 +90,7 @@ def surrogate_territory(text: str, ctx: SurrogateContext, attempt: int) -> str |
         rng = ctx.rng("POSTAL", norm, a)
         new_code = surrogate_province(code, ctx) if code in PROVINCES else f"{rng.randint(1, 52):02d}"
         return f"{m.group(1)}{new_code}{rng.randint(0, 999):03d}{m.group(4)}"
-    if norm in _PROVINCE_NAMES:
+    if norm in _PROVINCE_NAMES and not _MUNICIPALITIES.get(norm, ("", False))[1]:
         target = surrogate_province(_PROVINCE_NAMES[norm], ctx)
         if attempt > 0:  # the mapped province was refused: any other one
             target = _pick(ctx, PROVINCE_CODES, "PROVINCE-RETRY", norm, a)
@@ -148,6 +148,17 @@ def _split_street(text: str) -> tuple[str, str, str]:
     return prefix, rest[:name_end], rest[name_end:]
 
 
+_TAIL_WORD_RE = re.compile(r"(?<![^\W\d_])[^\W\d_]{3,}(?![^\W\d_])")
+
+
+def _tail_word(word: str, ctx: SurrogateContext, attempt: int) -> str:
+    """A place name (or an original of the document) in a street's tail becomes another place."""
+    norm = normalize(word)
+    if ctx.is_blocked(word) or province_of(word) or norm in _FOREIGN or norm in _COUNTRIES or norm in _REGIONS:
+        return surrogate_territory(word, ctx, attempt) or word
+    return word
+
+
 def surrogate_street(text: str, ctx: SurrogateContext, attempt: int) -> str | None:
     """Same street type word, another street name, same numbering layout with new numbers."""
     prefix, name, tail = _split_street(text)
@@ -161,6 +172,8 @@ def surrogate_street(text: str, ctx: SurrogateContext, attempt: int) -> str | No
         if name.strip().isupper() and len(name.strip()) > 1:
             new_name = new_name.upper()
     new_tail = digits_surrogate(tail, rng) if tail else ""
+    if attempt >= 2:  # the tail holds an original place ("…, s/n Alicante-Valencia"): replace its words
+        new_tail = _TAIL_WORD_RE.sub(lambda m: _tail_word(m.group(), ctx, attempt), new_tail)
     if not new_name and tail and not any(c.isdigit() for c in tail):
         return None
     if not new_name and not tail:

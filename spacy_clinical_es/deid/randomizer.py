@@ -57,7 +57,7 @@ from .textutil import count_overlapping, normalize
 logger = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4
-_SHIFT_TRIES = 32
+_SHIFT_TRIES = 128
 
 #: Actions recorded per span.
 SURROGATE = "surrogate"
@@ -149,7 +149,7 @@ def _regions(text: str, spans: list[tuple[int, int, str]], options: DeidOptions,
             stats["merged_overlaps"] += len(cluster) - 1
         replaced = [m for m in members if not _is_kept(m[3], options, mode)]
         pool = replaced or members
-        s0, e0, label, _ = max(pool, key=lambda m: (m[1] - m[0], -m[0]))
+        label = max(pool, key=lambda m: (m[1] - m[0], -m[0]))[2]
         category = cat.category_of(label, text[start:end])
         if replaced and _is_kept(category, options, mode):
             category = cat.OTHER if category != cat.AGE else category

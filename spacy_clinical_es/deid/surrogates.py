@@ -13,6 +13,7 @@ throughout the document whatever its case or spacing.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 
 from . import categories as cat
@@ -22,6 +23,7 @@ from .dates import surrogate_date
 from .ids import surrogate_id
 from .names import surrogate_name
 from .people import (
+    is_relative,
     surrogate_age,
     surrogate_other,
     surrogate_profession,
@@ -29,6 +31,8 @@ from .people import (
     surrogate_sex,
 )
 from .places import (
+    is_country,
+    province_of,
     surrogate_country,
     surrogate_health_centre,
     surrogate_hospital,
@@ -74,8 +78,46 @@ BY_TAG = "tag"
 BY_LAST_RESORT = "last_resort"
 
 
+_DATE_LIKE_RE = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}|\b(?:19|20)\d{2}\b")
+_AGE_LIKE_RE = re.compile(r"\d+\s*(?:años?|mes(?:es)?|d[ií]as?|semanas?)\b", re.IGNORECASE)
+_PHONE_LIKE_RE = re.compile(r"^\s*(?:\+?34[\s.-]*)?[6789](?:[\s.-]*\d){8}\s*$")
+_NAME_LIKE_RE = re.compile(r"^\s*[^\W\d_][^\W\d_'.-]*(?:[\s-]+[^\W\d_][^\W\d_'.-]*)*\s*$")
+
+
+def guess_category(text: str) -> str | None:
+    """A category from the span's content, for spans whose labelled category does not fit.
+
+    MEDDOCAN has a few such spans ("Colombia" as FECHAS, "39 años" as FECHAS,
+    a name as CORREO_ELECTRONICO).
+    """
+    stripped = text.strip()
+    if cat.EMAIL_RE.match(stripped):
+        return cat.EMAIL
+    if _PHONE_LIKE_RE.match(stripped):
+        return cat.PHONE
+    if _AGE_LIKE_RE.search(stripped):
+        return cat.AGE
+    if _DATE_LIKE_RE.search(stripped):
+        return cat.DATE
+    if is_country(stripped):
+        return cat.COUNTRY
+    if province_of(stripped) is not None:
+        return cat.TERRITORY
+    if is_relative(stripped):
+        return cat.RELATIVE
+    if _NAME_LIKE_RE.match(stripped) and all(w[:1].isupper() for w in re.split(r"[\s-]+", stripped) if w):
+        return cat.NAME
+    if any(c.isdigit() for c in stripped):
+        return cat.ID
+    return None
+
+
 def _candidates(text: str, category: str, ctx: SurrogateContext, tag: str) -> list[tuple[str, Callable[[], str | None]]]:
     generator = GENERATORS.get(category, surrogate_other)
+    if generator(text, ctx, 0) is None:
+        guessed = guess_category(text)
+        if guessed is not None and guessed != category:
+            generator = GENERATORS[guessed]
     steps: list[tuple[str, Callable[[], str | None]]] = [
         (BY_GENERATOR, functools.partial(generator, text, ctx, attempt)) for attempt in range(GENERATOR_ATTEMPTS)
     ]

@@ -1,0 +1,233 @@
+"""The deid_randomizer component, and the MEDDOCAN oracle acceptance tests.
+
+Oracle leak test, exact definition. Every MEDDOCAN train and dev document is
+converted with ``document_to_doc`` (span group ``"meddocan"``) and passed
+through the component (mode ``surrogate``, default options). For every gold
+annotation that the options do not keep (``SEXO_SUJETO_ASISTENCIA`` and
+``EDAD_SUJETO_ASISTENCIA`` are kept by default, ages above 89 generalized):
+
+* *leak*: its surface ``o`` (normalized: case- and accent-insensitive,
+  whitespace runs collapsed; only when ``len(o) >= 3``) occurs in the
+  normalized output more often (overlapping occurrences counted) than in the
+  normalized input in which every replaced span was cut out (replaced by a
+  NUL character). So ``o`` may survive only where the input already had it
+  outside the replaced spans — in unannotated text or in a kept span —
+  and an occurrence anywhere else (inside any surrogate, or formed across a
+  surrogate and its context) is a leak;
+* *echo*: the replaced region that holds it equals its original
+  (normalized);
+* *inconsistency*: two regions with the same label and the same normalized
+  original got different normalized surrogates.
+
+All three counts must be 0.
+"""
+from __future__ import annotations
+
+import pickle
+import time
+from collections import Counter
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+
+from spacy_clinical_es.corpora.readers import iter_corpus
+from spacy_clinical_es.corpora.representation import doc_to_document, document_to_doc
+from spacy_clinical_es.deid import DeidError, OffsetMap, normalize, randomize
+from spacy_clinical_es.pipeline import deid_randomizer as component_module
+from spacy_clinical_es.tokenizer import make_clinical_nlp
+
+SPAN_KEY = "meddocan"
+KEPT_LABELS = {"SEXO_SUJETO_ASISTENCIA", "EDAD_SUJETO_ASISTENCIA"}
+TEXT = "Paciente: Ernesto Rivera Bueno, 70 años, varón. Ingreso 03/03/2014 en Madrid."
+
+
+def _count(haystack: str, needle: str) -> int:
+    count, i = 0, haystack.find(needle)
+    while i != -1:
+        count, i = count + 1, haystack.find(needle, i + 1)
+    return count
+
+
+@pytest.fixture(scope="module")
+def nlp() -> spacy.Language:
+    return make_clinical_nlp()
+
+
+def _small_doc(nlp: spacy.Language) -> Doc:
+    doc = nlp.make_doc(TEXT)
+    doc.ents = [
+        doc.char_span(10, 30, "NOMBRE_SUJETO_ASISTENCIA"),
+        doc.char_span(32, 39, "EDAD_SUJETO_ASISTENCIA"),
+        doc.char_span(41, 46, "SEXO_SUJETO_ASISTENCIA"),
+        doc.char_span(56, 66, "FECHAS"),
+        doc.char_span(70, 76, "TERRITORIO"),
+    ]
+    return doc
+
+
+def test_factory_and_outputs(nlp):
+    pipe_nlp = make_clinical_nlp()
+    pipe = pipe_nlp.add_pipe("deid_randomizer", config={"seed": 1})
+    cfg = pipe_nlp.config["components"]["deid_randomizer"]
+    assert cfg["mode"] == "surrogate" and cfg["keep_sex"] is True and cfg["key_env"] == "SPACY_CLINICAL_ES_DEID_KEY"
+    assert "key" not in cfg
+    doc = pipe(_small_doc(pipe_nlp))
+    assert doc.text == TEXT  # the input Doc is not changed
+    assert "Ernesto" not in doc._.deid_text and "Madrid" not in doc._.deid_text
+    assert "70 años, varón" in doc._.deid_text
+    out = doc._.deid_doc
+    assert isinstance(out, Doc) and out.text == doc._.deid_text
+    assert [e.label_ for e in out.ents] == [e.label_ for e in doc.ents]
+    assert [s.label_ for s in out.spans["deid"]] == [e.label_ for e in doc.ents]
+    assert doc_to_document(out).annotations[0].label == "NOMBRE_SUJETO_ASISTENCIA"
+    omap = doc._.deid_offset_map
+    assert isinstance(omap, OffsetMap) and omap.to_input_span(out.ents[0].start_char, out.ents[0].end_char) == (10, 30)
+    assert doc._.deid_stats["surrogate"] == 3 and doc._.deid_stats["keep"] == 2
+
+
+def test_mask_mode_and_span_group_input(nlp):
+    pipe_nlp = make_clinical_nlp()
+    pipe = pipe_nlp.add_pipe("deid_randomizer", config={"mode": "mask", "spans_key": "phi"})
+    doc = _small_doc(pipe_nlp)
+    doc.spans["phi"] = list(doc.ents)
+    doc.ents = []
+    pipe(doc)
+    assert doc._.deid_text == "Paciente: [NOMBRE], 70 años, varón. Ingreso [FECHA] en [TERRITORIO]."
+    assert [s.label_ for s in doc._.deid_doc.spans["phi"]] == ["NOMBRE_SUJETO_ASISTENCIA", "EDAD_SUJETO_ASISTENCIA", "SEXO_SUJETO_ASISTENCIA", "FECHAS", "TERRITORIO"]  # fmt: skip
+    with pytest.raises(DeidError):
+        pipe(pipe_nlp.make_doc("sin grupo"))
+    with pytest.raises(DeidError):
+        pipe_nlp.add_pipe("deid_randomizer", name="bad", config={"mode": "blur"})
+
+
+def test_outputs_survive_docbin(nlp):
+    pipe = component_module.DeidRandomizer(nlp, seed=3)
+    doc = pipe(_small_doc(nlp))
+    docbin = DocBin(store_user_data=True)
+    docbin.add(doc)
+    restored = next(DocBin().from_bytes(docbin.to_bytes()).get_docs(nlp.vocab))
+    assert restored._.deid_text == doc._.deid_text
+    assert restored._.deid_offset_map == doc._.deid_offset_map
+    assert [(e.text, e.label_) for e in restored._.deid_doc.ents] == [(e.text, e.label_) for e in doc._.deid_doc.ents]
+
+
+def test_key_is_never_serialized(nlp, tmp_path, monkeypatch):
+    monkeypatch.delenv("SPACY_CLINICAL_ES_DEID_KEY", raising=False)
+    pipe_nlp = make_clinical_nlp()
+    pipe = pipe_nlp.add_pipe("deid_randomizer", config={"seed": 5, "max_age": 99})
+    pipe.set_key("TOP-SECRET-KEY")
+    assert "TOP-SECRET" not in repr(pipe)
+    first = pipe(_small_doc(pipe_nlp))._.deid_text
+    pipe_nlp.to_disk(tmp_path / "model")
+    for path in (tmp_path / "model").rglob("*"):
+        if path.is_file():
+            assert b"TOP-SECRET" not in path.read_bytes()
+    assert b"TOP-SECRET" not in pipe_nlp.to_bytes()
+    loaded = spacy.load(tmp_path / "model")
+    loaded_pipe = loaded.get_pipe("deid_randomizer")
+    assert loaded_pipe.cfg["max_age"] == 99 and loaded_pipe.cfg["seed"] == 5
+    loaded_pipe.set_key(b"TOP-SECRET-KEY")
+    assert loaded_pipe(_small_doc(loaded))._.deid_text == first
+    clone = pickle.loads(pickle.dumps(pipe))
+    assert b"TOP-SECRET" not in pickle.dumps(pipe)
+    with pytest.raises(DeidError):
+        clone(_small_doc(pipe_nlp))
+    monkeypatch.setenv("SPACY_CLINICAL_ES_DEID_KEY", "TOP-SECRET-KEY")
+    assert clone(_small_doc(pipe_nlp))._.deid_text == first
+
+
+def test_patient_key_attribute(nlp):
+    pipe = component_module.DeidRandomizer(nlp, seed=0)
+    texts = ["Visita el 03/03/2014.", "Visita el 10/10/2015."]
+    shifts = []
+    for text in texts:
+        doc = nlp.make_doc(text)
+        doc.ents = [doc.char_span(10, 20, "FECHAS")]
+        doc._.deid_patient_key = "P-1"
+        pipe(doc)
+        import datetime as dt
+
+        before = dt.datetime.strptime(text[10:20], "%d/%m/%Y")
+        after = dt.datetime.strptime(doc._.deid_text[10:20], "%d/%m/%Y")
+        shifts.append((after - before).days)
+    assert shifts[0] == shifts[1] != 0
+
+
+# ----------------------------------------------------------------------------- MEDDOCAN
+
+
+@pytest.fixture(scope="module")
+def meddocan(data_dir) -> dict[str, list]:
+    return {split: list(iter_corpus("meddocan", split, data_dir=data_dir)) for split in ("train", "dev")}
+
+
+def test_meddocan_oracle_no_leaks(meddocan, nlp):
+    started = time.perf_counter()
+    pipe = component_module.DeidRandomizer(nlp, spans_key=SPAN_KEY, seed=0)
+    counts: Counter = Counter()
+    for document in meddocan["train"] + meddocan["dev"]:
+        doc = pipe(document_to_doc(document, nlp, span_key=SPAN_KEY))
+        out_text = doc._.deid_text
+        changed = doc._.deid_offset_map.changed_segments()
+        replaced = [(s.in_start, s.in_end) for s in changed]
+        pieces, last = [], 0
+        for start, end in replaced:
+            pieces.append(document.text[last:start] + "\x00")
+            last = end
+        outside = normalize("".join(pieces) + document.text[last:])
+        output = normalize(out_text)
+        surrogate_of: dict[tuple[str, str], str] = {}
+        for ann in document.annotations:
+            if ann.label in KEPT_LABELS:
+                counts["kept"] += 1
+                continue
+            counts["checked"] += 1
+            seg = next((s for s in changed if s.in_start <= ann.start and ann.end <= s.in_end), None)
+            if seg is None:
+                counts["not_replaced"] += 1
+                continue
+            original = normalize(document.text[seg.in_start : seg.in_end])
+            surrogate = normalize(out_text[seg.out_start : seg.out_end])
+            counts["echo"] += surrogate == original
+            key = (ann.label, original)
+            counts["inconsistent"] += surrogate_of.setdefault(key, surrogate) != surrogate
+            surface = normalize(ann.text)
+            if len(surface) >= 3 and _count(output, surface) > _count(outside, surface):
+                counts["leak"] += 1
+        counts["documents"] += 1
+        counts["fallback"] += doc._.deid_stats.get("by_shape", 0) + doc._.deid_stats.get("by_tag", 0)
+    elapsed = time.perf_counter() - started
+    print(f"\nMEDDOCAN oracle: {dict(counts)} in {elapsed:.1f} s")
+    assert counts["documents"] == 750
+    assert counts["checked"] > 14000
+    assert counts["not_replaced"] == 0
+    assert counts["leak"] == 0
+    assert counts["echo"] == 0
+    assert counts["inconsistent"] == 0
+
+
+def test_meddocan_dev_non_phi_characters_survive(meddocan, nlp):
+    pipe = component_module.DeidRandomizer(nlp, spans_key=SPAN_KEY, seed=1)
+    for document in meddocan["dev"]:
+        # the pure randomizer with the exact gold offsets, and the component with the span group
+        gold = [(a.start, a.end, a.label) for a in document.annotations]
+        doc = document_to_doc(document, nlp, span_key=SPAN_KEY)
+        given = [(s.start_char, s.end_char, s.label_) for s in doc.spans[SPAN_KEY]]
+        pipe(doc)
+        pure = randomize(document.text, gold, seed=1)
+        for spans, out_text, omap in (
+            (gold, pure.text, pure.offset_map),
+            (given, doc._.deid_text, doc._.deid_offset_map),
+        ):
+            phi = [False] * len(document.text)
+            for start, end, _ in spans:
+                phi[start:end] = [True] * (end - start)
+            seen = [False] * len(document.text)
+            for out_pos, char in enumerate(out_text):
+                in_pos = omap.to_input(out_pos)
+                if not phi[in_pos]:
+                    assert document.text[in_pos] == char, (document.id, in_pos)
+                    seen[in_pos] = True
+            missing = [i for i, p in enumerate(phi) if not p and not seen[i]]
+            assert not missing, (document.id, missing[:5])
