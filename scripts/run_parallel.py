@@ -37,14 +37,20 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("start job%d: %s (log: %s)", i, command, log_path)
         running.append((i, command, subprocess.Popen(argv_i, stdout=handle, stderr=subprocess.STDOUT), handle, time.time()))
     failed = 0
-    for i, command, process, handle, started in running:
-        code = process.wait()
-        handle.close()
-        logger.info("job%d ended with exit code %d after %.0f s", i, code, time.time() - started)
-        if code != 0:
-            failed += 1
-            tail = (args.logs / f"job{i}.log").read_text(encoding="utf-8").splitlines()[-20:]
-            logger.error("job%d failed: %s\n%s", i, command, "\n".join(tail))
+    while running:
+        for job in list(running):
+            i, command, process, handle, started = job
+            code = process.poll()
+            if code is None:
+                continue
+            running.remove(job)
+            handle.close()
+            logger.info("job%d ended with exit code %d after %.0f s", i, code, time.time() - started)
+            if code != 0:
+                failed += 1
+                tail = (args.logs / f"job{i}.log").read_text(encoding="utf-8").splitlines()[-20:]
+                logger.error("job%d failed: %s\n%s", i, command, "\n".join(tail))
+        time.sleep(1)
     return 1 if failed else 0
 
 

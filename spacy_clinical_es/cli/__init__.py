@@ -23,4 +23,4 @@ def main() -> None:
     app()
 
 
-from . import convert, evaluate, tokenization  # noqa: F401  (registers the commands)
+from . import convert, deid, evaluate, tokenization  # noqa: F401  (registers the commands)
