@@ -64,23 +64,21 @@ class ConversionReport:
         """Count ``n`` carried items of one kind."""
         self.converted[(corpus, kind)] += n
 
-    def add_skipped(
-        self,
-        corpus: str,
-        reason: str,
-        *,
-        path: str | None = None,
-        line: int | None = None,
-        annotation_id: str | None = None,
-        detail: str = "",
-        n: int = 1,
-    ) -> None:
-        """Count an item that could not be carried and remember where it is."""
-        self.skipped[(corpus, reason)] += n
-        self._locate(Location(corpus, SKIPPED, reason, _str(path), line, annotation_id, detail))
+    def add_skipped(self, corpus: str, reason: str, **where: Any) -> None:
+        """Count an item that could not be carried and remember where it is.
 
-    def add_adjusted(
+        ``where``: ``path``, ``line``, ``annotation_id``, ``detail`` (no text) and ``n``.
+        """
+        self._add(self.skipped, SKIPPED, corpus, reason, **where)
+
+    def add_adjusted(self, corpus: str, reason: str, **where: Any) -> None:
+        """Count an item carried with a documented change (same keywords as :meth:`add_skipped`)."""
+        self._add(self.adjusted, ADJUSTED, corpus, reason, **where)
+
+    def _add(
         self,
+        counter: Counter,
+        kind: str,
         corpus: str,
         reason: str,
         *,
@@ -90,9 +88,8 @@ class ConversionReport:
         detail: str = "",
         n: int = 1,
     ) -> None:
-        """Count an item carried with a documented change."""
-        self.adjusted[(corpus, reason)] += n
-        self._locate(Location(corpus, ADJUSTED, reason, _str(path), line, annotation_id, detail))
+        counter[(corpus, reason)] += n
+        self._locate(Location(corpus, kind, reason, _str(path), line, annotation_id, detail))
 
     def _locate(self, location: Location) -> None:
         if len(self.locations) < self.max_locations:
