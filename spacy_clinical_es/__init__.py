@@ -8,10 +8,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import ClinicalEsError, CorpusFormatError, DataDirError, EvaluationError
+from .errors import (
+    ClinicalEsError,
+    ConfigError,
+    CorpusFormatError,
+    DataDirError,
+    EvaluationError,
+)
 
 __all__ = [
     "ClinicalEsError",
+    "ConfigError",
     "CorpusFormatError",
     "DataDirError",
     "EvaluationError",

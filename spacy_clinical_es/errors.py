@@ -42,5 +42,9 @@ class DataDirError(ClinicalEsError, FileNotFoundError):
     """The corpus data directory (or a corpus inside it) cannot be found."""
 
 
+class ConfigError(ClinicalEsError, ValueError):
+    """An option or argument has a value the package cannot use (unknown corpus, bad ratios, missing path)."""
+
+
 class EvaluationError(ClinicalEsError, ValueError):
     """Gold and predicted documents cannot be compared (e.g. different texts)."""

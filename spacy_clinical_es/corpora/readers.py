@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Union
 
+from ..errors import ConfigError
 from .annotations import Document, set_doc_codes
 from .brat import iter_brat_dir, read_text_dir
 from .paths import corpus_dir
@@ -111,9 +112,9 @@ def iter_corpus(
     logged when something was skipped.
     """
     if name not in CORPUS_SPLITS:
-        raise ValueError(f"Unknown corpus {name!r}; known: {', '.join(CORPUS_SPLITS)}")
+        raise ConfigError(f"Unknown corpus {name!r}; known: {', '.join(CORPUS_SPLITS)}")
     if split not in CORPUS_SPLITS[name]:
-        raise ValueError(f"Unknown split {split!r} for {name}; known: {', '.join(CORPUS_SPLITS[name])}")
+        raise ConfigError(f"Unknown split {split!r} for {name}; known: {', '.join(CORPUS_SPLITS[name])}")
     own = report is None
     report = report if report is not None else ConversionReport()
     root = corpus_dir(name, data_dir)

@@ -21,6 +21,7 @@ import spacy
 from spacy.language import Language
 from spacy.training import Example
 
+from ..errors import ConfigError
 from .brat import iter_brat_dir
 from .report import ConversionReport
 from .representation import document_to_doc
@@ -57,7 +58,7 @@ class BratCorpus:
         limit: int = 0,
     ) -> None:
         if path is None:
-            raise ValueError(
+            raise ConfigError(
                 "BratCorpus needs a path: set it in the config (e.g. path = ${paths.train}) "
                 "or with --paths.train on the command line."
             )

@@ -27,6 +27,8 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from ...errors import ConfigError
+
 DEFAULT_RATIOS: tuple[tuple[str, float], ...] = (("train", 0.70), ("dev", 0.15), ("test", 0.15))
 
 
@@ -34,12 +36,12 @@ def split_sizes(n: int, ratios: Sequence[tuple[str, float]]) -> dict[str, int]:
     """Number of documents per split: ``round(ratio * n)``, remainder to the first."""
     total = sum(r for _, r in ratios)
     if total <= 0 or any(r < 0 for _, r in ratios):
-        raise ValueError("Split ratios must be non-negative and not all zero.")
+        raise ConfigError("Split ratios must be non-negative and not all zero.")
     sizes = {name: round(n * r / total) for name, r in ratios}
     first = ratios[0][0]
     sizes[first] += n - sum(sizes.values())
     if sizes[first] < 0:  # pragma: no cover - only with pathological ratios
-        raise ValueError("Split ratios do not fit the number of documents.")
+        raise ConfigError("Split ratios do not fit the number of documents.")
     return sizes
 
 
@@ -59,7 +61,7 @@ def stratified_split(
     """
     names = [name for name, _ in ratios]
     if len(set(names)) != len(names):
-        raise ValueError(f"Duplicate split names in {names}.")
+        raise ConfigError(f"Duplicate split names in {names}.")
     doc_ids = sorted(label_counts)
     order = list(doc_ids)
     random.Random(seed).shuffle(order)
