@@ -1,0 +1,258 @@
+"""Candidate generation: exact normalized match first, then dense nearest neighbours.
+
+:class:`CandidateGenerator` ranks codes for a mention:
+
+1. codes with a term whose normalized form equals the mention's get score
+   ``1.0`` (source ``"exact"``);
+2. the encoder's nearest terms fill the list (source ``"dense"``), one entry
+   per code with its best term's cosine;
+3. re-rank hooks (:data:`Reranker`) may adjust scores and order, e.g.
+   :func:`prefer_preferred_terms`, :func:`vocabulary_rank`,
+   :func:`semantic_type_match`.
+
+:meth:`CandidateGenerator.link` adds the nested fallback: when the best score
+of a mention is under ``threshold``, its contiguous token sub-spans are tried
+and the best-scoring one (longest first among equal scores) is linked instead.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from .encoders import Encoder, TfidfCharEncoder
+from .index import ExactCosineIndex, VectorIndex
+from .kb import KnowledgeBase, LinkingError
+from .normalize import normalize_term
+
+EXACT = "exact"
+DENSE = "dense"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One ranked code for a mention, with the KB term that matched it."""
+
+    code: str
+    score: float
+    term: str
+    source: str
+
+
+#: (mention text, mention label or None, candidates best first, kb) → candidates.
+Reranker = Callable[[str, Optional[str], list[Candidate], KnowledgeBase], list[Candidate]]  # noqa: UP045 (runtime alias, Python 3.9)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """Candidates of a mention and the char span (relative to it) they were found for.
+
+    ``span`` is ``(0, len(text))`` unless the nested fallback chose a sub-span.
+    """
+
+    candidates: list[Candidate]
+    span: tuple[int, int]
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+def _sort(candidates: list[Candidate]) -> list[Candidate]:
+    # stable: equal scores keep their previous order (exact before dense)
+    return sorted(candidates, key=lambda c: -c.score)
+
+
+def prefer_preferred_terms(bonus: float = 0.01) -> Reranker:
+    """Add ``bonus`` when the matched term is the concept's preferred term."""
+
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+        out = []
+        for c in cands:
+            preferred = c.code in kb and normalize_term(kb[c.code].preferred_term) == c.term
+            out.append(replace(c, score=c.score + bonus) if preferred else c)
+        return _sort(out)
+
+    return rerank
+
+
+def vocabulary_rank(order: Sequence[str], step: float = 0.01) -> Reranker:
+    """Favour vocabularies listed first in ``order`` (``step`` per rank; others get none)."""
+    bonus = {vocab: step * (len(order) - i) for i, vocab in enumerate(order)}
+
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+        out = []
+        for c in cands:
+            vocab = kb[c.code].vocabulary if c.code in kb else None
+            out.append(replace(c, score=c.score + bonus.get(vocab or "", 0.0)))
+        return _sort(out)
+
+    return rerank
+
+
+def semantic_type_match(
+    label_types: dict[str, Sequence[str]] | None = None, bonus: float = 0.05
+) -> Reranker:
+    """Add ``bonus`` when the concept's semantic type fits the mention label.
+
+    ``label_types`` maps a label to the accepted semantic types; without it
+    (or for labels not in it) the type must equal the label.
+    """
+    mapping = {k: set(v) for k, v in (label_types or {}).items()}
+
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+        if label is None:
+            return cands
+        accepted = mapping.get(label, {label})
+        out = []
+        for c in cands:
+            sem_type = kb[c.code].semantic_type if c.code in kb else None
+            out.append(replace(c, score=c.score + bonus) if sem_type in accepted else c)
+        return _sort(out)
+
+    return rerank
+
+
+class CandidateGenerator:
+    """Exact + dense candidate search over a :class:`KnowledgeBase`.
+
+    Call :meth:`build` (fits the encoder on the KB terms unless
+    ``fit_encoder=False``, then indexes them) before searching; or pass a
+    fitted encoder and its index, e.g. loaded from disk.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        encoder: Encoder | None = None,
+        index: VectorIndex | None = None,
+        *,
+        k: int = 5,
+        threshold: float = 0.0,
+        rerankers: Sequence[Reranker] = (),
+        search_factor: int = 4,
+        max_sub_tokens: int = 8,
+    ) -> None:
+        if k < 1:
+            raise LinkingError(f"k must be at least 1, got {k}.")
+        self.kb = kb
+        self.encoder = encoder if encoder is not None else TfidfCharEncoder()
+        self.index = index
+        self.k = k
+        self.threshold = threshold
+        self.rerankers = list(rerankers)
+        self.search_factor = max(1, search_factor)
+        self.max_sub_tokens = max_sub_tokens
+
+    @property
+    def aliases(self) -> list[tuple[str, str]]:
+        return self.kb.aliases
+
+    def build(self, *, fit_encoder: bool = True) -> CandidateGenerator:
+        """(Re)fit the encoder on the KB's normalized terms and index them."""
+        terms = [norm for norm, _ in self.aliases]
+        if not terms:
+            raise LinkingError("The knowledge base has no terms: nothing to index.")
+        if fit_encoder:
+            self.encoder.fit(terms)
+        self.index = ExactCosineIndex(self.encoder.encode(terms))
+        return self
+
+    def candidates(self, texts: Sequence[str], labels: Sequence[str | None] | None = None) -> list[list[Candidate]]:
+        """Top-``k`` candidates for each text, best first."""
+        if self.index is None:
+            raise LinkingError("CandidateGenerator has no index: call build() first.")
+        if labels is None:
+            labels = [None] * len(texts)
+        if len(labels) != len(texts):
+            raise LinkingError(f"Got {len(texts)} texts but {len(labels)} labels.")
+        aliases = self.aliases
+        results: list[list[Candidate]] = []
+        if not texts:
+            return results
+        idx, scores = self.index.search(
+            self.encoder.encode(list(texts)), self.k * self.search_factor
+        )
+        for i, (text, label) in enumerate(zip(texts, labels)):
+            norm = normalize_term(text)
+            seen: set[str] = set()
+            cands: list[Candidate] = []
+            for code in self.kb.exact(text):
+                if code not in seen:
+                    seen.add(code)
+                    cands.append(Candidate(code, 1.0, norm, EXACT))
+            for j, score in zip(idx[i], scores[i]):
+                term, code = aliases[int(j)]
+                if code not in seen and score > 0:
+                    seen.add(code)
+                    cands.append(Candidate(code, float(score), term, DENSE))
+            for rerank in self.rerankers:
+                cands = rerank(text, label, cands, self.kb)
+            results.append(cands[: self.k])
+        return results
+
+    def link(
+        self,
+        text: str,
+        token_spans: Sequence[tuple[int, int]] | None = None,
+        label: str | None = None,
+    ) -> LinkResult:
+        """Candidates for ``text``, with the nested fallback under ``threshold``.
+
+        ``token_spans`` are the mention's token (start, end) char offsets
+        relative to ``text``; without them, whitespace tokens are used.
+        """
+        return self.link_many([text], [token_spans], [label])[0]
+
+    def link_many(
+        self,
+        texts: Sequence[str],
+        token_spans: Sequence[Sequence[tuple[int, int]] | None] | None = None,
+        labels: Sequence[str | None] | None = None,
+    ) -> list[LinkResult]:
+        """Batched :meth:`link` (sub-spans of all low-scoring mentions in one search)."""
+        if token_spans is None:
+            token_spans = [None] * len(texts)
+        if labels is None:
+            labels = [None] * len(texts)
+        full = self.candidates(texts, labels)
+        results = [LinkResult(c, (0, len(t))) for c, t in zip(full, texts)]
+        # nested fallback: gather the sub-spans of every mention under threshold
+        subs: list[tuple[int, int, int]] = []
+        for i, (text, cands) in enumerate(zip(texts, full)):
+            if cands and cands[0].score >= self.threshold:
+                continue
+            tokens = list(token_spans[i]) if token_spans[i] is not None else _ws_tokens(text)
+            n = len(tokens)
+            for length in range(min(n - 1, self.max_sub_tokens), 0, -1):
+                for s in range(n - length + 1):
+                    subs.append((i, tokens[s][0], tokens[s + length - 1][1]))
+        if not subs:
+            return results
+        sub_cands = self.candidates(
+            [texts[i][s:e] for i, s, e in subs], [labels[i] for i, _, _ in subs]
+        )
+        for (i, s, e), cands in zip(subs, sub_cands):
+            if not cands or cands[0].score < self.threshold:
+                continue
+            current = results[i]
+            is_sub = current.span != (0, len(texts[i]))
+            # sub-spans come longest first: replace only on a strictly better score
+            if not is_sub or cands[0].score > current.candidates[0].score:
+                results[i] = LinkResult(cands, (s, e))
+        return results
+
+
+def _ws_tokens(text: str) -> list[tuple[int, int]]:
+    spans = []
+    start = None
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if start is not None:
+                spans.append((start, i))
+                start = None
+        elif start is None:
+            start = i
+    if start is not None:
+        spans.append((start, len(text)))
+    return spans

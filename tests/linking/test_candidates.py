@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+
+from spacy_clinical_es.linking import (
+    CandidateGenerator,
+    KnowledgeBase,
+    LinkingError,
+    prefer_preferred_terms,
+    semantic_type_match,
+    vocabulary_rank,
+)
+from spacy_clinical_es.linking.candidates import DENSE, EXACT
+
+
+def test_exact_match_comes_first_with_score_one(hand_kb: KnowledgeBase) -> None:
+    gen = CandidateGenerator(hand_kb, k=3).build()
+    (cands,) = gen.candidates(["Tomografía Computarizada"])
+    assert cands[0].code == "77477000" and cands[0].source == EXACT and cands[0].score == 1.0
+    assert len(cands) <= 3
+    assert len({c.code for c in cands}) == len(cands)
+    assert all(c.source == DENSE and c.score < 1.0 for c in cands[1:])
+
+
+def test_tfidf_nearest_neighbour_for_unseen_form(hand_kb: KnowledgeBase) -> None:
+    gen = CandidateGenerator(hand_kb, k=5).build()
+    results = gen.candidates(["resonancias magnéticas", "apendicectomia laparoscopica", "hipertension"])
+    assert [r[0].code for r in results] == ["241615005", "80146002", "38341003"]
+    assert all(r[0].source == DENSE for r in results)
+    assert all(r[i].score >= r[i + 1].score for r in results for i in range(len(r) - 1))
+
+
+def test_ambiguous_exact_match_and_semantic_type_reranker(hand_kb: KnowledgeBase) -> None:
+    plain = CandidateGenerator(hand_kb).build()
+    (cands,) = plain.candidates(["apendicitis aguda"], ["DIAGNOSTICO"])
+    assert {c.code for c in cands[:2]} == {"74400008", "K35.80"}
+    assert cands[0].code == "74400008"  # KB order without re-ranking
+    typed = CandidateGenerator(hand_kb, rerankers=[semantic_type_match()]).build()
+    (cands,) = typed.candidates(["apendicitis aguda"], ["DIAGNOSTICO"])
+    assert cands[0].code == "K35.80"
+    assert cands[0].score == pytest.approx(1.05)
+    (cands,) = typed.candidates(["apendicitis aguda"], ["ENFERMEDAD"])
+    assert cands[0].code == "74400008"
+
+
+def test_preferred_term_and_vocabulary_rerankers(hand_kb: KnowledgeBase) -> None:
+    pref = CandidateGenerator(hand_kb, rerankers=[prefer_preferred_terms(0.5)]).build()
+    (cands,) = pref.candidates(["apendicitis aguda"])
+    # preferred term of K35.80, only a synonym of 74400008
+    assert cands[0].code == "K35.80"
+    vocab = CandidateGenerator(hand_kb, rerankers=[vocabulary_rank(["ICD10-CM", "SNOMEDCT"])]).build()
+    (cands,) = vocab.candidates(["apendicitis aguda"])
+    assert cands[0].code == "K35.80"
+
+
+def test_nested_fallback_links_best_sub_span(hand_kb: KnowledgeBase) -> None:
+    text = "xq zw hipertensión arterial qq"
+    gen = CandidateGenerator(hand_kb, threshold=0.95).build()
+    assert gen.candidates([text])[0][0].score < 0.95
+    result = gen.link(text)
+    assert result.best is not None and result.best.code == "38341003"
+    assert text[result.span[0] : result.span[1]] == "hipertensión arterial"
+    # above threshold: the whole mention is kept
+    whole = gen.link("Hipertensión arterial")
+    assert whole.span == (0, len("Hipertensión arterial"))
+
+
+def test_nested_fallback_keeps_whole_span_when_no_sub_span_passes(hand_kb: KnowledgeBase) -> None:
+    gen = CandidateGenerator(hand_kb, threshold=0.99).build()
+    result = gen.link("qq zz ww")
+    assert result.span == (0, 8)
+
+
+def test_link_many_uses_given_token_spans(hand_kb: KnowledgeBase) -> None:
+    gen = CandidateGenerator(hand_kb, threshold=0.95).build()
+    text = "TAC/RM"
+    (result,) = gen.link_many([text], [[(0, 3), (3, 4), (4, 6)]])
+    assert result.span in {(0, 3), (4, 6)}
+    assert result.best.score == 1.0
+
+
+def test_errors(hand_kb: KnowledgeBase) -> None:
+    with pytest.raises(LinkingError, match="build"):
+        CandidateGenerator(hand_kb).candidates(["TAC"])
+    with pytest.raises(LinkingError):
+        CandidateGenerator(hand_kb, k=0)
+    with pytest.raises(LinkingError, match="no terms"):
+        CandidateGenerator(KnowledgeBase()).build()
+    gen = CandidateGenerator(hand_kb).build()
+    with pytest.raises(LinkingError, match="labels"):
+        gen.candidates(["TAC"], ["A", "B"])
+    assert gen.candidates([]) == []
