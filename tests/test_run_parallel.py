@@ -13,6 +13,7 @@ def _run(tmp_path: Path, *commands: str) -> subprocess.CompletedProcess:
         [sys.executable, str(SCRIPT), "--logs", str(tmp_path / "logs"), *commands],
         capture_output=True,
         text=True,
+        check=False,
     )
 
 
