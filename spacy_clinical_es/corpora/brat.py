@@ -26,14 +26,13 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Union
 
 from ..errors import CorpusFormatError, DataDirError
+from ..util import PathLike
 from .annotations import Annotation, Document, Fragment, normalize_doc_id
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime; Python 3.9 has no `str | Path`)
 
 #: Value stored for a binary attribute (``A1<TAB>IMAGEN T8``).
 BINARY_ATTRIBUTE_VALUE = "true"

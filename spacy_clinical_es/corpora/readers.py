@@ -32,9 +32,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Union
 
 from ..errors import ConfigError
+from ..util import PathLike
 from .annotations import Document, set_doc_codes
 from .brat import iter_brat_dir, read_text_dir
 from .paths import corpus_dir
@@ -53,7 +53,6 @@ from .tsv import (
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime; Python 3.9 has no `str | Path`)
 
 CANTEMIST_TERMINOLOGY = "CIE-O-3.1"
 

@@ -32,16 +32,15 @@ import logging
 import string
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Union
 
 from ..errors import CorpusFormatError
+from ..util import PathLike
 from .annotations import Annotation, Fragment, normalize_doc_id
 from .brat import decode_utf8, fragment_text
 from .report import ConversionReport
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime; Python 3.9 has no `str | Path`)
 Texts = Mapping[str, str]
 AnnotationsByDoc = dict[str, list[Annotation]]
 

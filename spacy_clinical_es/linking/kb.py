@@ -17,15 +17,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from ..errors import ClinicalEsError
 from .normalize import normalize_term
 
-PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime on Python 3.9)
-
 TSV_COLUMNS = ("code", "preferred_term", "synonyms", "semantic_type", "vocabulary", "parent")
 SYNONYM_SEP = "|"
+
+
+from ..util import PathLike
 
 
 class LinkingError(ClinicalEsError, ValueError):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import srsly
 from spacy.language import Language
@@ -46,10 +46,10 @@ from ..linking import (
 from ..linking import registry as _registry  # noqa: F401 (registers the encoders)
 from ..linking.candidates import LinkResult
 from ..linking.index import ExactCosineIndex
+from ..util import PathLike
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime on Python 3.9)
 
 entity_linker_default_config = """
 [clinical_entity_linker]

@@ -7,11 +7,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
+
+from ...util import PathLike
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime on Python 3.9)
 
 def count_labels(docs: Iterable[Any], span_key: str) -> tuple[Counter, Counter]:
     """Annotations per label in ``doc.spans[span_key]`` (fragments sharing an

@@ -36,9 +36,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
+from ...util import PathLike
 from ..annotations import Annotation, Document
 from ..report import ConversionReport
 from .common import (
@@ -53,7 +53,6 @@ from .split import DEFAULT_RATIOS, split_label_counts, stratified_split
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, Path]  # noqa: UP007 (evaluated at runtime on Python 3.9)
 
 CORPUS = "linking"
 SEED = 0
