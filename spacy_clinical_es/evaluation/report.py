@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,21 +78,28 @@ def _prf_cells(row: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+def _side_by_side_rows(
+    strict: Mapping[str, Any],
+    iob2: Mapping[str, Any],
+    cells: Callable[[Mapping[str, Any] | None], list[str]],
+) -> list[list[str]]:
+    """One row per label (strict cells, then IOB2 cells) and a final micro row."""
+    labels = sorted(set(strict["per_type"]) | set(iob2["per_type"]))
+    rows = [
+        [_escape(label)] + cells(strict["per_type"].get(label)) + cells(iob2["per_type"].get(label))
+        for label in labels
+    ]
+    rows.append(["**micro**"] + cells(strict) + cells(iob2))
+    return rows
+
+
 def markdown_table(scores: Mapping[str, Any]) -> str:
     """Per-class strict (char-offset span) and IOB2 (token) P/R/F side by side.
 
     Support columns count gold spans (strict) and gold entity tokens (IOB2);
     the last row is the micro average. A class absent on one side shows ``-``.
     """
-    strict, iob2 = scores["strict"], scores["iob2"]
-    labels = sorted(set(strict["per_type"]) | set(iob2["per_type"]))
-    rows = [
-        [_escape(label)]
-        + _prf_cells(strict["per_type"].get(label))
-        + _prf_cells(iob2["per_type"].get(label))
-        for label in labels
-    ]
-    rows.append(["**micro**"] + _prf_cells(strict) + _prf_cells(iob2))
+    rows = _side_by_side_rows(scores["strict"], scores["iob2"], _prf_cells)
     header = [
         "Label",
         "Gold spans",
@@ -109,21 +116,14 @@ def markdown_table(scores: Mapping[str, Any]) -> str:
 
 def markdown_gap_table(gap: Mapping[str, Any]) -> str:
     """Δ F1 (in-domain − out-of-domain) per class, strict and IOB2 side by side."""
-    strict, iob2 = gap["strict"], gap["iob2"]
-    labels = sorted(set(strict["per_type"]) | set(iob2["per_type"]))
 
     def cells(part: Mapping[str, Any] | None) -> list[str]:
         if part is None:
             return ["-", "-", "-"]
         return [f"{part[key]:+.{NDIGITS}f}" for key in ("p", "r", "f")]
 
-    rows = [
-        [_escape(label)]
-        + cells(strict["per_type"].get(label))
-        + cells(iob2["per_type"].get(label))
-        for label in labels
-    ]
-    rows.append(["**micro**"] + cells(strict) + cells(iob2))
+    strict = gap["strict"]
+    rows = _side_by_side_rows(strict, gap["iob2"], cells)
     header = [
         "Label",
         "Δ strict P",
