@@ -21,7 +21,7 @@ def test_readme_opens_with_two_commands() -> None:
     for command in commands:
         # each sets itself up: venv, torch first, then the package
         assert command.startswith("python3 -m venv .venv && ")
-        assert command.index("torch==2.13.0") < command.index('-e ".[dev]"')
+        assert command.index("torch==2.13.0") < command.index('-e ".[dev,transformers,llm]"')
     assert main_job.endswith("-m spacy project run all")
     assert "pytest" in tests
 
