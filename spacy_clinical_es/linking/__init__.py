@@ -10,29 +10,54 @@ from .candidates import (
     CandidateGenerator,
     LinkResult,
     Reranker,
+    code_prior,
     prefer_preferred_terms,
     semantic_type_match,
     vocabulary_rank,
 )
-from .encoders import Encoder, TfidfCharEncoder
-from .index import ExactCosineIndex, VectorIndex
+from .encoders import (
+    Encoder,
+    SentenceTransformerEncoder,
+    TfidfCharEncoder,
+    TransformerEncoder,
+    encoder_from_bytes,
+)
+from .generative import DEFINITION_PROMPT, GenerativeLinker, TextGenerator
+from .index import (
+    ExactCosineIndex,
+    FaissIndex,
+    VectorIndex,
+    build_index,
+    index_from_bytes,
+)
 from .kb import Concept, KnowledgeBase, LinkingError
-from .normalize import normalize_term
+from .normalize import normalize_term, token_key
 
 __all__ = [
+    "DEFINITION_PROMPT",
     "Candidate",
     "CandidateGenerator",
     "Concept",
     "Encoder",
     "ExactCosineIndex",
+    "FaissIndex",
+    "GenerativeLinker",
     "KnowledgeBase",
     "LinkResult",
     "LinkingError",
     "Reranker",
+    "SentenceTransformerEncoder",
+    "TextGenerator",
     "TfidfCharEncoder",
+    "TransformerEncoder",
     "VectorIndex",
+    "build_index",
+    "code_prior",
+    "encoder_from_bytes",
+    "index_from_bytes",
     "normalize_term",
     "prefer_preferred_terms",
     "semantic_type_match",
+    "token_key",
     "vocabulary_rank",
 ]

@@ -4,10 +4,15 @@
 
 1. codes with a term whose normalized form equals the mention's get score
    ``1.0`` (source ``"exact"``);
-2. the encoder's nearest terms fill the list (source ``"dense"``), one entry
-   per code with its best term's cosine;
-3. re-rank hooks (:data:`Reranker`) may adjust scores and order, e.g.
-   :func:`prefer_preferred_terms`, :func:`vocabulary_rank`,
+2. with ``token_match``, codes with a term of the same word-order-insensitive
+   key (:func:`~spacy_clinical_es.linking.normalize.token_key`: stems of the
+   content words, abbreviations expanded) get ``token_score`` (source
+   ``"tokens"``);
+3. the encoder's nearest terms fill the list (source ``"dense"``), one entry
+   per code with its best term's cosine; the index is exact search below
+   ``ann_threshold`` terms and faiss from there on (:func:`~.index.build_index`);
+4. re-rank hooks (:data:`Reranker`) may adjust scores and order, e.g.
+   :func:`code_prior`, :func:`prefer_preferred_terms`, :func:`vocabulary_rank`,
    :func:`semantic_type_match`.
 
 :meth:`CandidateGenerator.link` adds the nested fallback: when the best score
@@ -16,16 +21,18 @@ and the best-scoring one (longest first among equal scores) is linked instead.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 from .encoders import Encoder, TfidfCharEncoder
-from .index import ExactCosineIndex, VectorIndex
+from .index import VectorIndex, build_index
 from .kb import KnowledgeBase, LinkingError
 from .normalize import normalize_term
 
 EXACT = "exact"
+TOKENS = "tokens"
 DENSE = "dense"
 
 
@@ -90,6 +97,28 @@ def vocabulary_rank(order: Sequence[str], step: float = 0.01) -> Reranker:
     return rerank
 
 
+def code_prior(weight: float = 0.02) -> Reranker:
+    """Add ``weight · log(1 + frequency) / log(1 + max frequency)`` (the code prior).
+
+    ``frequency`` is the concept's mention count (set by
+    :meth:`KnowledgeBase.from_linking_rows`); concepts without one get no
+    bonus. Among near-equal candidates, the code annotated more often wins.
+    """
+
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+        top = kb.max_frequency
+        if top <= 0 or not cands:
+            return cands
+        scale = weight / math.log1p(top)
+        out = []
+        for c in cands:
+            freq = kb[c.code].frequency if c.code in kb else None
+            out.append(replace(c, score=c.score + scale * math.log1p(freq)) if freq else c)
+        return _sort(out)
+
+    return rerank
+
+
 def semantic_type_match(
     label_types: dict[str, Sequence[str]] | None = None, bonus: float = 0.05
 ) -> Reranker:
@@ -118,7 +147,9 @@ class CandidateGenerator:
 
     Call :meth:`build` (fits the encoder on the KB terms unless
     ``fit_encoder=False``, then indexes them) before searching; or pass a
-    fitted encoder and its index, e.g. loaded from disk.
+    fitted encoder and its index, e.g. loaded from disk. ``ann_options`` go to
+    :class:`~.index.FaissIndex` when the KB has ``ann_threshold`` terms or
+    more (``0`` never uses it).
     """
 
     def __init__(
@@ -132,6 +163,10 @@ class CandidateGenerator:
         rerankers: Sequence[Reranker] = (),
         search_factor: int = 4,
         max_sub_tokens: int = 8,
+        token_match: bool = False,
+        token_score: float = 0.98,
+        ann_threshold: int = 200_000,
+        ann_options: dict[str, Any] | None = None,
     ) -> None:
         if k < 1:
             raise LinkingError(f"k must be at least 1, got {k}.")
@@ -143,6 +178,10 @@ class CandidateGenerator:
         self.rerankers = list(rerankers)
         self.search_factor = max(1, search_factor)
         self.max_sub_tokens = max_sub_tokens
+        self.token_match = token_match
+        self.token_score = float(token_score)
+        self.ann_threshold = int(ann_threshold)
+        self.ann_options = dict(ann_options or {})
 
     @property
     def aliases(self) -> list[tuple[str, str]]:
@@ -155,7 +194,9 @@ class CandidateGenerator:
             raise LinkingError("The knowledge base has no terms: nothing to index.")
         if fit_encoder:
             self.encoder.fit(terms)
-        self.index = ExactCosineIndex(self.encoder.encode(terms))
+        self.index = build_index(
+            self.encoder.encode(terms), ann_threshold=self.ann_threshold, ann_options=self.ann_options
+        )
         return self
 
     def candidates(self, texts: Sequence[str], labels: Sequence[str | None] | None = None) -> list[list[Candidate]]:
@@ -181,6 +222,11 @@ class CandidateGenerator:
                 if code not in seen:
                     seen.add(code)
                     cands.append(Candidate(code, 1.0, norm, EXACT))
+            if self.token_match:
+                for code in self.kb.token_match(text):
+                    if code not in seen:
+                        seen.add(code)
+                        cands.append(Candidate(code, self.token_score, norm, TOKENS))
             for j, score in zip(idx[i], scores[i]):
                 term, code = aliases[int(j)]
                 if code not in seen and score > 0:

@@ -1,12 +1,16 @@
 """A small terminology knowledge base: codes with preferred terms and synonyms.
 
 Loaded from and saved to TSV (``code``, ``preferred_term``, ``synonyms``
-joined by ``|``, ``semantic_type``, ``vocabulary``, ``parent``) or JSONL (one
-:class:`Concept` per line). :meth:`KnowledgeBase.from_linking_rows` builds one
-from the rows of the linking corpus (``convert linking``): every code seen in
-the rows, its surface forms as synonyms, the most frequent form as preferred
-term, the mention label as semantic type and the row's ``system`` as
-vocabulary.
+joined by ``|``, ``semantic_type``, ``vocabulary``, ``parent``, ``frequency``;
+only the first two are required) or JSONL (one :class:`Concept` per line).
+:meth:`KnowledgeBase.from_linking_rows` builds one from the rows of the
+linking corpus (``convert linking``): every code seen in the rows, its surface
+forms as synonyms, the most frequent form as preferred term, the mention label
+as semantic type, the row's ``system`` as vocabulary and the number of
+mentions as ``frequency`` (the code prior of
+:func:`~spacy_clinical_es.linking.candidates.code_prior`). Builders for other
+sources (the CIE-10 table of the ``cie`` package, the SNOMED CT and CodiEsp
+mentions) are in :mod:`spacy_clinical_es.linking.builders`.
 """
 from __future__ import annotations
 
@@ -20,13 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClinicalEsError
-from .normalize import normalize_term
-
-TSV_COLUMNS = ("code", "preferred_term", "synonyms", "semantic_type", "vocabulary", "parent")
-SYNONYM_SEP = "|"
-
-
 from ..util import PathLike
+from .normalize import normalize_term, token_key
+
+TSV_COLUMNS = ("code", "preferred_term", "synonyms", "semantic_type", "vocabulary", "parent", "frequency")
+SYNONYM_SEP = "|"
 
 
 class LinkingError(ClinicalEsError, ValueError):
@@ -43,6 +45,7 @@ class Concept:
     semantic_type: str | None = None
     vocabulary: str | None = None
     parent: str | None = None
+    frequency: int | None = None
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -63,6 +66,7 @@ class Concept:
             semantic_type=data.get("semantic_type") or None,
             vocabulary=data.get("vocabulary") or None,
             parent=data.get("parent") or None,
+            frequency=_frequency(data.get("frequency")),
         )
 
 
@@ -80,6 +84,8 @@ class KnowledgeBase:
     def __post_init__(self) -> None:
         self._aliases: list[tuple[str, str]] | None = None
         self._exact: dict[str, list[str]] | None = None
+        self._token_keys: dict[str, list[str]] | None = None
+        self._max_frequency: int | None = None
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -97,6 +103,8 @@ class KnowledgeBase:
         self.concepts[concept.code] = concept
         self._aliases = None
         self._exact = None
+        self._token_keys = None
+        self._max_frequency = None
 
     @property
     def aliases(self) -> list[tuple[str, str]]:
@@ -121,6 +129,30 @@ class KnowledgeBase:
                 table[norm].append(code)
             self._exact = dict(table)
         return list(self._exact.get(normalize_term(text), ()))
+
+    def token_match(self, text: str) -> list[str]:
+        """Codes with a term sharing the word-order-insensitive :func:`token_key` of ``text``.
+
+        The second exact tier: plural/singular, word order, stop words and the
+        abbreviations of :data:`~spacy_clinical_es.linking.normalize.ABBREVIATIONS`
+        do not matter. Codes in alias order, each once.
+        """
+        if self._token_keys is None:
+            table: dict[str, list[str]] = defaultdict(list)
+            for norm, code in self.aliases:
+                key = token_key(norm)
+                if key and code not in table[key]:
+                    table[key].append(code)
+            self._token_keys = dict(table)
+        key = token_key(text)
+        return list(self._token_keys.get(key, ())) if key else []
+
+    @property
+    def max_frequency(self) -> int:
+        """Largest concept ``frequency`` (0 when none is set)."""
+        if self._max_frequency is None:
+            self._max_frequency = max((c.frequency or 0 for c in self.concepts.values()), default=0)
+        return self._max_frequency
 
     # -- builders ---------------------------------------------------------------
 
@@ -171,6 +203,7 @@ class KnowledgeBase:
                     synonyms=tuple(ordered[1:]),
                     semantic_type=labels.most_common(1)[0][0] if labels else None,
                     vocabulary=vocabularies.most_common(1)[0][0] if vocabularies else None,
+                    frequency=sum(counts.values()),
                 )
             )
         return kb
@@ -213,7 +246,8 @@ class KnowledgeBase:
                 )
             writer.writerow(
                 [c.code, c.preferred_term, SYNONYM_SEP.join(c.synonyms),
-                 c.semantic_type or "", c.vocabulary or "", c.parent or ""]
+                 c.semantic_type or "", c.vocabulary or "", c.parent or "",
+                 "" if c.frequency is None else str(c.frequency)]
             )
         return buffer.getvalue()
 
@@ -235,7 +269,7 @@ class KnowledgeBase:
                     f"got {len(fields)}."
                 )
             fields = fields + [""] * (len(TSV_COLUMNS) - len(fields))
-            code, preferred, synonyms, sem_type, vocabulary, parent = fields
+            code, preferred, synonyms, sem_type, vocabulary, parent, frequency = fields
             try:
                 kb.add(Concept(
                     code=code.strip(),
@@ -244,10 +278,12 @@ class KnowledgeBase:
                     semantic_type=sem_type or None,
                     vocabulary=vocabulary or None,
                     parent=parent or None,
+                    frequency=_frequency(frequency),
                 ))
             except LinkingError:
                 raise LinkingError(
-                    f"{source}, line {line_no}: empty code or preferred term."
+                    f"{source}, line {line_no}: empty code or preferred term, or a frequency "
+                    "that is not a non-negative integer."
                 ) from None
         return kb
 
@@ -267,6 +303,19 @@ class KnowledgeBase:
         if path.suffix == ".tsv":
             return cls.from_tsv_string(text, source=str(path))
         return cls.from_jsonl_string(text, source=str(path))
+
+
+def _frequency(value: Any) -> int | None:
+    """Parse an optional non-negative integer frequency (``LinkingError`` otherwise)."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise LinkingError("A concept frequency must be a non-negative integer.") from None
+    if number < 0 or isinstance(value, bool) or (isinstance(value, float) and value != number):
+        raise LinkingError("A concept frequency must be a non-negative integer.")
+    return number
 
 
 def _iter_jsonl(paths: Iterable[PathLike]) -> Iterator[dict[str, Any]]:

@@ -3,8 +3,9 @@
 It reads mentions from ``doc.ents`` (or the span group ``spans_key``), ranks
 knowledge-base codes for each with
 :class:`~spacy_clinical_es.linking.CandidateGenerator` (exact normalized
-match, then nearest neighbours of the configured encoder, then re-ranking)
-and sets:
+match, word-order-insensitive key match, then nearest neighbours of the
+configured encoder, then re-ranking: code prior, preferred terms, semantic
+type = label, vocabulary rank) and sets:
 
 * ``span.kb_id_``: the best code when its score reaches ``threshold`` (else
   the span's previous ``kb_id_`` is kept);
@@ -14,14 +15,23 @@ and sets:
   were found for: the span itself, or with ``nested_fallback`` the nested
   sub-span linked because the whole span scored under ``threshold``.
 
+With a ``generator`` (e.g. ``spacy_clinical_es.DefinitionGenerator.v1``) the
+generative backend is used instead: a seq2seq model writes a definition of
+each mention in its sentence and the definition is linked
+(:class:`~spacy_clinical_es.linking.generative.GenerativeLinker`).
+
 Span extensions are keyed by character offsets in ``doc.user_data``, so two
 spans with the same offsets share them. The knowledge base comes from
 ``initialize`` (``kb_path``: ``.tsv`` or ``.jsonl``, see
 :class:`~spacy_clinical_es.linking.KnowledgeBase`); ``to_disk`` saves it with
-the fitted encoder and the index, so a loaded pipeline ranks identically.
+the fitted encoder, the index (exact or faiss, chosen by ``ann_threshold``)
+and ``cfg``, so a loaded pipeline ranks identically without re-encoding the
+knowledge base. Neural encoders and the generator save their settings only:
+their models are referenced by path, like spaCy's transformer weights.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,12 +54,15 @@ from ..linking import (
     vocabulary_rank,
 )
 from ..linking import registry as _registry  # noqa: F401 (registers the encoders)
-from ..linking.candidates import LinkResult
-from ..linking.index import ExactCosineIndex
+from ..linking.candidates import LinkResult, Reranker, code_prior
+from ..linking.generative import DEFINITION_PROMPT, GenerativeLinker, TextGenerator
+from ..linking.index import VectorIndex, index_from_bytes
 from ..util import PathLike
 
 logger = logging.getLogger(__name__)
 
+#: Characters of context either side of a mention when the Doc has no sentences.
+CONTEXT_CHARS = 200
 
 entity_linker_default_config = """
 [clinical_entity_linker]
@@ -57,15 +70,26 @@ spans_key = null
 k = 5
 threshold = 0.6
 nested_fallback = true
+token_match = true
+token_score = 0.98
+prior_weight = 0.02
 preferred_bonus = 0.0
 type_bonus = 0.0
 vocabularies = []
+ann_threshold = 200000
+ann_factory = "IVF{nlist},Flat"
+ann_nprobe = 16
+generator = null
+prompt_template = "Genera una definición para el término: {term} - en la frase: {sentence}"
 
 [clinical_entity_linker.encoder]
-@misc = "spacy_clinical_es.TfidfEncoder.v1"
-ngram_min = 3
+@misc = "spacy_clinical_es.TfidfEncoder.v2"
+ngram_min = 2
 ngram_max = 4
 min_df = 1
+analyzer = "char_wb"
+abbreviations = true
+word_weight = 0.0
 """
 DEFAULT_ENTITY_LINKER_CONFIG = Config().from_str(entity_linker_default_config)["clinical_entity_linker"]
 
@@ -94,9 +118,17 @@ def make_entity_linker(
     k: int,
     threshold: float,
     nested_fallback: bool,
+    token_match: bool,
+    token_score: float,
+    prior_weight: float,
     preferred_bonus: float,
     type_bonus: float,
     vocabularies: list[str],
+    ann_threshold: int,
+    ann_factory: str,
+    ann_nprobe: int,
+    generator: Optional[Any],  # noqa: UP045 (a TextGenerator; Any for spaCy's validation)
+    prompt_template: str,
 ) -> ClinicalEntityLinker:
     """Create a :class:`ClinicalEntityLinker` (see the module docstring)."""
     return ClinicalEntityLinker(
@@ -107,14 +139,22 @@ def make_entity_linker(
         k=k,
         threshold=threshold,
         nested_fallback=nested_fallback,
+        token_match=token_match,
+        token_score=token_score,
+        prior_weight=prior_weight,
         preferred_bonus=preferred_bonus,
         type_bonus=type_bonus,
         vocabularies=vocabularies,
+        ann_threshold=ann_threshold,
+        ann_factory=ann_factory,
+        ann_nprobe=ann_nprobe,
+        generator=generator,
+        prompt_template=prompt_template,
     )
 
 
 class ClinicalEntityLinker:
-    """Link entity spans to knowledge-base codes (exact + dense candidates)."""
+    """Link entity spans to knowledge-base codes (exact + dense candidates, or generative)."""
 
     def __init__(
         self,
@@ -126,45 +166,92 @@ class ClinicalEntityLinker:
         k: int = 5,
         threshold: float = 0.6,
         nested_fallback: bool = True,
+        token_match: bool = True,
+        token_score: float = 0.98,
+        prior_weight: float = 0.02,
         preferred_bonus: float = 0.0,
         type_bonus: float = 0.0,
         vocabularies: Iterable[str] = (),
+        ann_threshold: int = 200_000,
+        ann_factory: str = "IVF{nlist},Flat",
+        ann_nprobe: int = 16,
+        generator: TextGenerator | None = None,
+        prompt_template: str = DEFINITION_PROMPT,
     ) -> None:
         """Initialize the component; it links nothing until :meth:`initialize` or ``from_disk``."""
+        if k < 1:
+            raise LinkingError(f"k must be at least 1, got {k}.")
+        if generator is not None and not isinstance(generator, TextGenerator):
+            raise LinkingError(
+                f"generator must have a generate(prompts) method, got {type(generator).__name__}."
+            )
         self.nlp = nlp
         self.name = name
         self.encoder = encoder
-        self.spans_key = spans_key
-        self.k = k
-        self.threshold = threshold
-        self.nested_fallback = nested_fallback
-        self.rerankers = []
-        if preferred_bonus:
-            self.rerankers.append(prefer_preferred_terms(preferred_bonus))
-        if type_bonus:
-            self.rerankers.append(semantic_type_match(bonus=type_bonus))
-        vocabularies = list(vocabularies)
-        if vocabularies:
-            self.rerankers.append(vocabulary_rank(vocabularies))
-        self.generator: CandidateGenerator | None = None
+        self.generator = generator
+        self.cfg: dict[str, Any] = {
+            "spans_key": spans_key,
+            "k": int(k),
+            "threshold": float(threshold),
+            "nested_fallback": bool(nested_fallback),
+            "token_match": bool(token_match),
+            "token_score": float(token_score),
+            "prior_weight": float(prior_weight),
+            "preferred_bonus": float(preferred_bonus),
+            "type_bonus": float(type_bonus),
+            "vocabularies": list(vocabularies),
+            "ann_threshold": int(ann_threshold),
+            "ann_factory": str(ann_factory),
+            "ann_nprobe": int(ann_nprobe),
+            "prompt_template": str(prompt_template),
+        }
+        self.candidate_generator: CandidateGenerator | None = None
+
+    # -- settings -----------------------------------------------------------------
+
+    @property
+    def spans_key(self) -> str | None:
+        return self.cfg["spans_key"]
+
+    @property
+    def threshold(self) -> float:
+        return self.cfg["threshold"]
 
     @property
     def kb(self) -> KnowledgeBase | None:
-        return self.generator.kb if self.generator is not None else None
+        return self.candidate_generator.kb if self.candidate_generator is not None else None
 
-    def _make_generator(self, kb: KnowledgeBase, index: ExactCosineIndex | None) -> CandidateGenerator:
+    def _rerankers(self) -> list[Reranker]:
+        cfg = self.cfg
+        rerankers: list[Reranker] = []
+        if cfg["prior_weight"]:
+            rerankers.append(code_prior(cfg["prior_weight"]))
+        if cfg["preferred_bonus"]:
+            rerankers.append(prefer_preferred_terms(cfg["preferred_bonus"]))
+        if cfg["type_bonus"]:
+            rerankers.append(semantic_type_match(bonus=cfg["type_bonus"]))
+        if cfg["vocabularies"]:
+            rerankers.append(vocabulary_rank(cfg["vocabularies"]))
+        return rerankers
+
+    def _make_generator(self, kb: KnowledgeBase, index: VectorIndex | None) -> CandidateGenerator:
+        cfg = self.cfg
         return CandidateGenerator(
             kb,
             self.encoder,
             index,
-            k=self.k,
-            threshold=self.threshold,
-            rerankers=self.rerankers,
+            k=cfg["k"],
+            threshold=cfg["threshold"],
+            rerankers=self._rerankers(),
+            token_match=cfg["token_match"],
+            token_score=cfg["token_score"],
+            ann_threshold=cfg["ann_threshold"],
+            ann_options={"factory": cfg["ann_factory"], "nprobe": cfg["ann_nprobe"]},
         )
 
     def set_kb(self, kb: KnowledgeBase) -> None:
         """Use ``kb``: fit the encoder on its terms and index them."""
-        self.generator = self._make_generator(kb, None).build()
+        self.candidate_generator = self._make_generator(kb, None).build()
 
     def initialize(
         self,
@@ -189,7 +276,12 @@ class ClinicalEntityLinker:
                 )
             kb = KnowledgeBase.from_disk(kb_path)
         self.set_kb(kb)
-        logger.info("%s: %d concepts, %d terms indexed", self.name, len(kb), len(kb.aliases))
+        logger.info(
+            "%s: %d concepts, %d terms indexed (%s)",
+            self.name, len(kb), len(kb.aliases), type(self.candidate_generator.index).__name__,
+        )
+
+    # -- prediction -----------------------------------------------------------------
 
     def _spans(self, doc: Doc) -> list[Span]:
         if self.spans_key is None:
@@ -206,38 +298,46 @@ class ClinicalEntityLinker:
         for doc in stream:
             batch.append(doc)
             if len(batch) >= batch_size:
-                yield from self._link_batch(batch)
+                yield from self.set_annotations(batch, self.predict(batch))
                 batch = []
         if batch:
-            yield from self._link_batch(batch)
+            yield from self.set_annotations(batch, self.predict(batch))
 
-    def _link_batch(self, docs: list[Doc]) -> list[Doc]:
-        if self.generator is None:
+    def predict(self, docs: Iterable[Doc]) -> list[LinkResult]:
+        """One :class:`LinkResult` per span of ``docs``, in document then span order."""
+        if self.candidate_generator is None:
             raise LinkingError(
                 f"Component '{self.name}' has no knowledge base: run nlp.initialize() "
                 "with kb_path, or load a saved pipeline."
             )
-        per_doc = [self._spans(doc) for doc in docs]
-        spans = [span for doc_spans in per_doc for span in doc_spans]
+        spans = [span for doc in docs for span in self._spans(doc)]
         texts = [span.text for span in spans]
         labels = [span.label_ or None for span in spans]
-        if self.nested_fallback:
+        if self.generator is not None:
+            linker = GenerativeLinker(
+                self.generator, self.candidate_generator, template=self.cfg["prompt_template"]
+            )
+            found = linker.link_many(texts, [_context(span) for span in spans], labels)
+            return [LinkResult(c, (0, len(t))) for c, t in zip(found, texts)]
+        if self.cfg["nested_fallback"]:
             tokens = [
                 [(t.idx - span.start_char, t.idx - span.start_char + len(t.text)) for t in span]
                 for span in spans
             ]
-            results = self.generator.link_many(texts, tokens, labels)
-        else:
-            results = [
-                LinkResult(c, (0, len(t))) for c, t in zip(self.generator.candidates(texts, labels), texts)
-            ]
+            return self.candidate_generator.link_many(texts, tokens, labels)
+        found = self.candidate_generator.candidates(texts, labels)
+        return [LinkResult(c, (0, len(t))) for c, t in zip(found, texts)]
+
+    def set_annotations(self, docs: Iterable[Doc], results: list[LinkResult]) -> list[Doc]:
+        """Write ``kb_id_``, ``_.candidates`` and ``_.link_span`` on the spans of ``docs``."""
+        docs = list(docs)
         position = 0
-        for doc, doc_spans in zip(docs, per_doc):
+        for doc in docs:
             linked = []
-            for span in doc_spans:
+            for span in self._spans(doc):
                 result = results[position]
                 position += 1
-                best = result.candidates[0] if result.candidates else None
+                best = result.best
                 kb_id = best.code if best is not None and best.score >= self.threshold else span.kb_id_
                 new = Span(doc, span.start, span.end, label=span.label, kb_id=kb_id, span_id=span.id)
                 new._.candidates = [(c.code, c.score) for c in result.candidates]
@@ -250,62 +350,69 @@ class ClinicalEntityLinker:
                 doc.spans[self.spans_key] = SpanGroup(
                     doc, name=self.spans_key, attrs=dict(group.attrs), spans=linked
                 )
+        if position != len(results):
+            raise LinkingError(f"Got {len(results)} link results for {position} spans.")
         return docs
 
     # -- serialization ------------------------------------------------------------
 
     def _parts(self) -> dict[str, bytes]:
-        if self.generator is None or self.generator.index is None:
-            return {}
-        return {
-            "kb": self.generator.kb.to_jsonl_string().encode("utf-8"),
-            "encoder": self.encoder.to_bytes(),
-            "index": self.generator.index.to_bytes(),
-        }
+        parts = {"cfg": json.dumps(self.cfg, ensure_ascii=False).encode("utf-8")}
+        gen = self.candidate_generator
+        if gen is None or gen.index is None:
+            return parts
+        parts.update(
+            kb=gen.kb.to_jsonl_string().encode("utf-8"),
+            encoder=self.encoder.to_bytes(),
+            index=gen.index.to_bytes(),
+        )
+        return parts
 
     def _load_parts(self, parts: dict[str, bytes]) -> None:
-        if not parts:
-            self.generator = None
+        if "cfg" in parts:
+            self.cfg.update(json.loads(parts["cfg"].decode("utf-8")))
+        state = {"kb", "encoder", "index"} & set(parts)
+        if not state:
+            self.candidate_generator = None
             return
-        missing = {"kb", "encoder", "index"} - set(parts)
+        missing = {"kb", "encoder", "index"} - state
         if missing:
             raise LinkingError(
                 f"Saved '{self.name}' lacks {sorted(missing)}: save the component again."
             )
         kb = KnowledgeBase.from_jsonl_string(parts["kb"].decode("utf-8"), source=f"{self.name}/kb")
         self.encoder.from_bytes(parts["encoder"])
-        index = ExactCosineIndex().from_bytes(parts["index"])
+        index = index_from_bytes(parts["index"])
         if len(index) != len(kb.aliases):
             raise LinkingError(
                 f"Saved '{self.name}' index has {len(index)} rows for {len(kb.aliases)} "
                 "knowledge-base terms: save the component again."
             )
-        self.generator = self._make_generator(kb, index)
+        self.candidate_generator = self._make_generator(kb, index)
 
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
-        """Serialize the knowledge base, the fitted encoder and the index."""
-        return srsly.msgpack_dumps(self._parts())
+        """Serialize cfg, the knowledge base, the fitted encoder and the index."""
+        return srsly.msgpack_dumps({k: v for k, v in self._parts().items() if k not in exclude})
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> ClinicalEntityLinker:
         """Load what :meth:`to_bytes` wrote."""
-        self._load_parts(srsly.msgpack_loads(bytes_data))
+        parts = srsly.msgpack_loads(bytes_data)
+        self._load_parts({k: v for k, v in parts.items() if k not in exclude})
         return self
 
+    _FILES = (("cfg", "cfg"), ("kb", "kb.jsonl"), ("encoder", "encoder.json"), ("index", "index.bin"))
+
     def to_disk(self, path: PathLike, *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
-        """Write ``kb.jsonl``, ``encoder.json`` and ``index.npz`` under ``path``."""
+        """Write ``cfg``, ``kb.jsonl``, ``encoder.json`` and ``index.bin`` under ``path``."""
         path = ensure_path(path)
         parts = self._parts()
-        serializers = {
-            f"{part}.{ext}": _writer(parts[part])
-            for part, ext in (("kb", "jsonl"), ("encoder", "json"), ("index", "npz"))
-            if part in parts
-        }
+        serializers = {name: _writer(parts[part]) for part, name in self._FILES if part in parts}
         if not path.exists():
             path.mkdir(parents=True)
         to_disk(path, serializers, exclude)
 
     def from_disk(self, path: PathLike, *, exclude: Iterable[str] = SimpleFrozenList()) -> ClinicalEntityLinker:
-        """Load what :meth:`to_disk` wrote (an uninitialized component saves nothing)."""
+        """Load what :meth:`to_disk` wrote (an uninitialized component saves only ``cfg``)."""
         path = ensure_path(path)
         parts: dict[str, bytes] = {}
 
@@ -316,15 +423,19 @@ class ClinicalEntityLinker:
 
             return read
 
-        deserializers = {
-            "kb.jsonl": reader("kb"),
-            "encoder.json": reader("encoder"),
-            "index.npz": reader("index"),
-        }
-        from_disk(path, deserializers, exclude)
+        from_disk(path, {name: reader(part) for part, name in self._FILES}, exclude)
         self._load_parts(parts)
         return self
 
+
+def _context(span: Span) -> str:
+    """The span's sentence, or up to :data:`CONTEXT_CHARS` either side when the Doc has none."""
+    doc = span.doc
+    if doc.has_annotation("SENT_START"):
+        return span.sent.text
+    start = max(0, span.start_char - CONTEXT_CHARS)
+    end = min(len(doc.text), span.end_char + CONTEXT_CHARS)
+    return doc.text[start:end].strip()
 
 
 def _writer(data: bytes) -> Callable[[Path], None]:

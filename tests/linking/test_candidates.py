@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spacy_clinical_es.linking import (
     CandidateGenerator,
+    Concept,
     KnowledgeBase,
     LinkingError,
+    code_prior,
     prefer_preferred_terms,
     semantic_type_match,
     vocabulary_rank,
 )
-from spacy_clinical_es.linking.candidates import DENSE, EXACT
+from spacy_clinical_es.linking.candidates import DENSE, EXACT, TOKENS
 
 
 def test_exact_match_comes_first_with_score_one(hand_kb: KnowledgeBase) -> None:
@@ -90,3 +94,54 @@ def test_errors(hand_kb: KnowledgeBase) -> None:
     with pytest.raises(LinkingError, match="labels"):
         gen.candidates(["TAC"], ["A", "B"])
     assert gen.candidates([]) == []
+
+
+def test_token_match_tier_ignores_order_plural_stop_words_and_abbreviations(hand_kb: KnowledgeBase) -> None:
+    hand_kb.add(Concept("Q1", "quimioterapia adyuvante"))
+    plain = CandidateGenerator(hand_kb).build()
+    tokens = CandidateGenerator(hand_kb, token_match=True, token_score=0.97).build()
+    queries = ["arterial hipertensión", "QT adyuvante", "tomografías computarizadas"]
+    expected = ["38341003", "Q1", "77477000"]
+    for cands, code in zip(tokens.candidates(queries), expected):
+        assert cands[0].code == code and cands[0].source == TOKENS and cands[0].score == 0.97
+    assert [c[0].source for c in plain.candidates(queries)] == [DENSE] * 3
+    # an exact match still outranks a token match of another code
+    (cands,) = tokens.candidates(["HTA"])
+    assert cands[0].source == EXACT
+
+
+def test_code_prior_breaks_ties_towards_frequent_codes() -> None:
+    kb = KnowledgeBase()
+    kb.add(Concept("rare", "biopsia", frequency=1))
+    kb.add(Concept("common", "biopsia", frequency=40))
+    kb.add(Concept("none", "biopsia"))
+    (plain,) = CandidateGenerator(kb).build().candidates(["biopsia"])
+    assert plain[0].code == "rare"
+    (ranked,) = CandidateGenerator(kb, rerankers=[code_prior(0.02)]).build().candidates(["biopsia"])
+    assert [c.code for c in ranked] == ["common", "rare", "none"]
+    assert ranked[0].score == pytest.approx(1.02)
+    assert ranked[2].score == 1.0
+
+
+def test_faiss_backed_generator_agrees_with_exact_search(hand_kb: KnowledgeBase) -> None:
+    queries = ["resonancias magneticas", "apendicectomia laparoscopica", "hipertension", "escaner"]
+    exact = CandidateGenerator(hand_kb, k=3).build()
+    ann = CandidateGenerator(hand_kb, k=3, ann_threshold=1, ann_options={"dim": 8}).build()
+    assert type(ann.index).__name__ == "FaissIndex"
+    for a, b in zip(exact.candidates(queries), ann.candidates(queries)):
+        assert a[0].code == b[0].code
+        assert a[0].score == pytest.approx(b[0].score, abs=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=5))
+def test_any_user_text_gets_sorted_distinct_candidates(texts: list[str]) -> None:
+    kb = KnowledgeBase()
+    kb.add(Concept("1", "tomografía computarizada", ("TAC",), frequency=3))
+    kb.add(Concept("2", "resonancia magnética", frequency=1))
+    gen = CandidateGenerator(kb, k=2, threshold=0.9, token_match=True, rerankers=[code_prior()]).build()
+    for text, result in zip(texts, gen.link_many(texts)):
+        codes = [c.code for c in result.candidates]
+        assert len(codes) == len(set(codes)) <= 2 and set(codes) <= {"1", "2"}
+        assert all(a.score >= b.score for a, b in zip(result.candidates, result.candidates[1:]))
+        assert 0 <= result.span[0] <= result.span[1] <= len(text)

@@ -72,6 +72,18 @@ def test_tsv_errors_name_the_line(tmp_path: Path) -> None:
         KnowledgeBase.from_disk(tmp_path / "missing.tsv")
 
 
+def test_frequency_column_and_errors(tmp_path: Path) -> None:
+    kb = KnowledgeBase.from_tsv_string("code\tpreferred_term\tsynonyms\tsemantic_type\tvocabulary\tparent\tfrequency\n1\tTAC\t\t\t\t\t7\n")
+    assert kb["1"].frequency == 7 and kb.max_frequency == 7
+    with pytest.raises(LinkingError, match="line 2"):
+        KnowledgeBase.from_tsv_string("code\tpreferred_term\tsynonyms\tsemantic_type\tvocabulary\tparent\tfrequency\n1\tTAC\t\t\t\t\t-1\n")
+    for bad in ('"x"', "1.5", "true"):
+        with pytest.raises(LinkingError, match="line 1"):
+            KnowledgeBase.from_jsonl_string('{"code": "1", "preferred_term": "x", "frequency": ' + bad + '}\n')
+    rows = [_row("TAC", "1"), _row("tac", "1"), _row("RM", "2")]
+    assert [c.frequency for c in KnowledgeBase.from_linking_rows(rows).concepts.values()] == [2, 1]
+
+
 def test_jsonl_error_names_the_line() -> None:
     with pytest.raises(LinkingError, match="line 2"):
         KnowledgeBase.from_jsonl_string('{"code": "1", "preferred_term": "x"}\n{"code": "2"}\n')
@@ -94,6 +106,7 @@ _concept = st.builds(
     semantic_type=_opt,
     vocabulary=_opt,
     parent=_opt,
+    frequency=st.one_of(st.none(), st.integers(0, 10**9)),
 )
 
 

