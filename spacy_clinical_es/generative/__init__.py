@@ -1,10 +1,21 @@
-"""spaCy-free target formats, parsers and aligner for generative (decoder LLM) NER.
+"""Generative NER: a model writes the entities, the package aligns them back to the text.
 
-Register the formats with spaCy through :mod:`.registry` (the only module
-here that imports spaCy).
+spaCy-free (imported here): :mod:`.formats` (List/Tag/JSON renderers and
+never-raising parsers), :mod:`.align` (aligner, hallucination counts),
+:mod:`.chunks` (chunk planning, round trip), :mod:`.decode` (per-document
+decoding and counts), :mod:`.prompts` (seq2seq and Spanish LLM prompts,
+k-shot selection) and :mod:`.seq2seq` (Hugging Face generation with a cache;
+needs the ``transformers`` extra when used).
+
+spaCy layer (import explicitly): :mod:`.registry` (format registry
+functions), :mod:`.annotate` (predictions to docs, gold targets),
+:mod:`.backends` (``spacy_clinical_es.Seq2SeqBackend.v1``) and
+:mod:`.llm_task` (spacy-llm task ``spacy_clinical_es.GenerativeNER.v1``).
+The component is :mod:`spacy_clinical_es.pipeline.generative_ner`.
 """
 from .align import AlignedSpan, AlignResult, align, normalize
-from .chunks import RoundTrip, round_trip, split_spans
+from .chunks import RoundTrip, plan_chunks, round_trip, round_trip_counts, split_spans
+from .decode import DocPrediction, GenerationCounts, decode_chunks
 from .formats import (
     FORMATS,
     NO_ENTITIES,
@@ -22,6 +33,8 @@ __all__ = [
     "NO_ENTITIES",
     "AlignResult",
     "AlignedSpan",
+    "DocPrediction",
+    "GenerationCounts",
     "GoldSpan",
     "Item",
     "JsonFormat",
@@ -31,7 +44,10 @@ __all__ = [
     "RoundTrip",
     "TagFormat",
     "align",
+    "decode_chunks",
     "normalize",
+    "plan_chunks",
     "round_trip",
+    "round_trip_counts",
     "split_spans",
 ]

@@ -1,6 +1,12 @@
-"""Cut a document's gold spans into chunks and check a format's round trip (spaCy-free).
+"""Plan a document's chunks, cut its gold spans into them and check a format's round trip (spaCy-free).
 
-Generative targets are rendered per chunk (a sentence, as in the paper, or a
+:func:`plan_chunks` cuts a text into the chunks a generative model sees:
+sentences (:func:`~spacy_clinical_es.corpora.builders.common.sentence_spans`)
+packed greedily into chunks of at most ``max_tokens`` words (the paper sends
+decoder LLMs ≈100-token chunks) or kept one per chunk (seq2seq models
+fine-tuned on sentences); a sentence longer than ``max_tokens`` words is cut
+at word boundaries. Chunks never overlap, so merging their predictions is a
+concatenation. Generative targets are rendered per chunk (a sentence, as in the paper, or a
 whole document): :func:`split_spans` gives each chunk its spans with offsets
 relative to the chunk and counts the spans no single chunk contains
 (``crosses_chunk``). :func:`round_trip` renders a chunk's spans, parses the
@@ -9,14 +15,48 @@ what the format could not express.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
+from ..corpora.builders.common import sentence_spans
+from ..errors import ConfigError
 from .align import AlignResult, align
-from .formats import GoldSpan, OutputFormat, SpanLike, to_gold_spans
+from .formats import TAG_LIKE_TEXT, GoldSpan, OutputFormat, SpanLike, to_gold_spans
 
 CROSSES_CHUNK = "crosses_chunk"
+
+_WORD = re.compile(r"\S+")
+
+
+def plan_chunks(text: str, max_tokens: int = 100, *, pack: bool = True) -> list[tuple[int, int]]:
+    """``(start, end)`` character offsets of the chunks of ``text``, in order, never overlapping.
+
+    Tokens are whitespace-separated words. With ``pack`` consecutive
+    sentences share a chunk while it stays within ``max_tokens`` words;
+    without it each sentence is a chunk. A sentence of more than
+    ``max_tokens`` words is cut into pieces of ``max_tokens`` words. Chunks
+    start and end on non-space characters; a blank text has no chunk.
+    """
+    if max_tokens < 1:
+        raise ConfigError(f"max_tokens must be at least 1, got {max_tokens}")
+    pieces: list[tuple[int, int, int]] = []  # start, end, words
+    for start, end in sentence_spans(text):
+        words = [m.span() for m in _WORD.finditer(text, start, end)]
+        for begin in range(0, len(words), max_tokens):
+            part = words[begin : begin + max_tokens]
+            pieces.append((part[0][0], part[-1][1], len(part)))
+    chunks: list[tuple[int, int]] = []
+    size = 0
+    for start, end, words in pieces:
+        if pack and chunks and size + words <= max_tokens:
+            chunks[-1] = (chunks[-1][0], end)
+            size += words
+        else:
+            chunks.append((start, end))
+            size = words
+    return chunks
 
 
 def split_spans(
@@ -66,3 +106,39 @@ def round_trip(
     rendered = list(select(text, spans)) if select is not None else []
     output = fmt.render(text, spans, problems=problems)
     return RoundTrip(output, rendered, align(text, fmt.parse(output), labels=labels), problems)
+
+
+def round_trip_counts(
+    fmt: OutputFormat,
+    docs: Sequence[tuple[str, Sequence[SpanLike]]],
+    *,
+    chunker: Callable[[str], Sequence[tuple[int, int]]] = sentence_spans,
+    labels: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Round trip of every chunk of ``docs`` (``(text, gold spans)`` pairs) through ``fmt``.
+
+    RETURNS: ``spans`` (gold), ``rendered`` (spans the targets express),
+    ``exact`` (rendered spans in chunks whose alignment gave back exactly the
+    rendered spans), ``hallucinated`` (aligned items dropped), ``chunks`` and
+    ``not_expressible`` (gold spans not rendered, by reason: every gold span
+    is either rendered or counted here); ``chunks_with_tag_like_text``
+    (Tag: chunks whose own text looks like a tag, rendered anyway).
+    """
+    counts: Counter = Counter()
+    not_expressible: Counter = Counter()
+    for text, spans in docs:
+        counts["spans"] += len(spans)
+        chunks = list(chunker(text))
+        for (start, end), chunk_spans in zip(chunks, split_spans(text, spans, chunks, not_expressible)):
+            result = round_trip(fmt, text[start:end], chunk_spans, labels=labels)
+            not_expressible.update(result.not_expressible)
+            counts["chunks"] += 1
+            counts["rendered"] += len(result.rendered)
+            counts["exact"] += len(result.rendered) if result.exact else 0
+            counts["hallucinated"] += sum(result.aligned.hallucinations.values())
+    tag_like = not_expressible.pop(TAG_LIKE_TEXT, 0)
+    return {
+        **{key: counts[key] for key in ("spans", "chunks", "rendered", "exact", "hallucinated")},
+        "chunks_with_tag_like_text": tag_like,
+        "not_expressible": dict(sorted(not_expressible.items())),
+    }
