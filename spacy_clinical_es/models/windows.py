@@ -77,7 +77,18 @@ class Window:
 
 @runtime_checkable
 class WindowStrategy(Protocol):
-    """Plans the windows of one document from its per-token piece counts."""
+    """Plans the windows of one document from its per-token piece counts.
+
+    ``window`` is the model input length the plans respect (special tokens
+    included), or None for "the model's limit" until :meth:`with_window`
+    fixes it (the transformer model does so when it loads its encoder).
+    """
+
+    window: int | None
+
+    def with_window(self, window: int, special_tokens: int) -> WindowStrategy:
+        """The same strategy for a model whose inputs hold ``window`` ids, ``special_tokens`` of them added."""
+        ...
 
     def plan(
         self, pieces: Sequence[int], sentence_starts: Sequence[int] | None = None
@@ -86,7 +97,10 @@ class WindowStrategy(Protocol):
         ...
 
 
-def _limit(window: int, special_tokens: int) -> int:
+def _limit(window: int | None, special_tokens: int) -> int | None:
+    """Pieces available per window, or None while the window is not set yet."""
+    if window is None:
+        return None
     if special_tokens < 0:
         raise ConfigError(f"special_tokens must be >= 0, got {special_tokens}.")
     limit = window - special_tokens
@@ -107,6 +121,15 @@ def _offsets(pieces: Sequence[int]) -> np.ndarray:
     offsets = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return offsets
+
+
+def _require(limit: int | None, strategy: object) -> int:
+    if limit is None:
+        raise WindowError(
+            f"{strategy!r} has no window size yet (window=None means the model's limit): "
+            "call with_window(window, special_tokens) or pass window=N."
+        )
+    return limit
 
 
 def _strided(start: int, end: int, limit: int, stride: int) -> list[tuple]:
@@ -164,25 +187,33 @@ class NaiveHalfOverlap:
     """Full-limit windows moved by ``(1 - overlap)`` of the limit (paper setting).
 
     ``window`` counts the special tokens; ``window - special_tokens`` pieces
-    are available. Sentence starts are ignored.
+    are available (``window=None``: set later by :meth:`with_window`).
+    Sentence starts are ignored.
     """
 
-    def __init__(self, window: int = 512, overlap: float = 0.5, *, special_tokens: int = 2) -> None:
+    def __init__(
+        self, window: int | None = 512, overlap: float = 0.5, *, special_tokens: int = 2
+    ) -> None:
         if not 0.0 <= overlap < 1.0:
             raise ConfigError(f"overlap must be in [0, 1), got {overlap}.")
         self.window = window
         self.overlap = overlap
         self.special_tokens = special_tokens
         self.limit = _limit(window, special_tokens)
-        self.stride = max(1, self.limit - round(self.limit * overlap))
+        self.stride = None if self.limit is None else max(1, self.limit - round(self.limit * overlap))
+
+    def with_window(self, window: int, special_tokens: int) -> NaiveHalfOverlap:
+        """A copy with ``window`` ids per input, ``special_tokens`` of them added by the model."""
+        return NaiveHalfOverlap(window, self.overlap, special_tokens=special_tokens)
 
     def plan(
         self, pieces: Sequence[int], sentence_starts: Sequence[int] | None = None
     ) -> list[Window]:
+        limit = _require(self.limit, self)
         n = int(_offsets(pieces)[-1])
         if n == 0:
             return []
-        return with_central_ownership(_strided(0, n, self.limit, self.stride), n)
+        return with_central_ownership(_strided(0, n, limit, self.stride), n)
 
     def __repr__(self) -> str:
         return f"NaiveHalfOverlap(window={self.window}, overlap={self.overlap}, special_tokens={self.special_tokens})"
@@ -208,30 +239,41 @@ class SentencePacking:
     """
 
     def __init__(
-        self, window: int = 512, min_context: int | None = None, *, special_tokens: int = 2
+        self, window: int | None = 512, min_context: int | None = None, *, special_tokens: int = 2
     ) -> None:
         self.window = window
         self.special_tokens = special_tokens
         self.limit = _limit(window, special_tokens)
+        self.min_context = min_context
+        self.context: int | None = None
+        self.stride = None
+        if self.limit is None:
+            if min_context is not None and min_context < 0:
+                raise ConfigError(f"min_context must be >= 0, got {min_context}.")
+            return
         context = self.limit // 16 if min_context is None else min_context
         if context < 0 or 2 * context >= self.limit:
             raise ConfigError(
                 f"min_context ({context}) must be >= 0 and leave a core: 2 * min_context < "
                 f"{self.limit} (window - special_tokens)."
             )
-        self.min_context = min_context
         self.context = context
         self.stride = NaiveHalfOverlap(window, 0.5, special_tokens=special_tokens).stride
+
+    def with_window(self, window: int, special_tokens: int) -> SentencePacking:
+        """A copy with ``window`` ids per input, ``special_tokens`` of them added by the model."""
+        return SentencePacking(window, self.min_context, special_tokens=special_tokens)
 
     def plan(
         self, pieces: Sequence[int], sentence_starts: Sequence[int] | None = None
     ) -> list[Window]:
+        limit = _require(self.limit, self)
         offsets = _offsets(pieces)
         n = int(offsets[-1])
         if n == 0:
             return []
         bounds = _sentence_bounds(offsets, sentence_starts)
-        limit, ctx = self.limit, self.context
+        ctx = self.context
         contexts: list[tuple] = []
         i = 0  # index into bounds: current sentence starts at bounds[i]
         while bounds[i] < n:
@@ -255,7 +297,8 @@ class SentencePacking:
         return with_central_ownership(contexts, n)
 
     def __repr__(self) -> str:
-        return f"SentencePacking(window={self.window}, min_context={self.context}, special_tokens={self.special_tokens})"
+        context = self.min_context if self.context is None else self.context
+        return f"SentencePacking(window={self.window}, min_context={context}, special_tokens={self.special_tokens})"
 
 
 def _sentence_bounds(offsets: np.ndarray, sentence_starts: Sequence[int] | None) -> list[int]:
@@ -366,3 +409,57 @@ def piece_to_token_logits(
         sums = np.add.reduceat(piece_logits.astype(np.float64), starts[has], axis=0)
         out[has] = sums / (ends[has] - starts[has])[:, None]
     return out
+
+
+def merge_logits_backward(
+    windows: Sequence[Window], d_merged: np.ndarray, mode: str = "average"
+) -> list[np.ndarray]:
+    """Gradient of :func:`merge_logits` with respect to each window's logits.
+
+    ``d_merged`` is ``[n_pieces, n_labels]``; the result has one
+    ``[window.length, n_labels]`` array per window. ``"average"`` splits each
+    piece's gradient evenly over the windows covering it; ``"central"`` sends
+    it to the owning window only (the others get zeros there).
+    """
+    if mode not in MERGE_MODES:
+        raise ConfigError(f"Unknown merge mode {mode!r}: use one of {', '.join(MERGE_MODES)}.")
+    n_pieces = d_merged.shape[0]
+    for i, win in enumerate(windows):
+        if win.context_end > n_pieces:
+            raise WindowError(f"Window {i} ends at piece {win.context_end} beyond the {n_pieces} pieces.")
+    if mode == "central":
+        owner = central_owners(windows, n_pieces)
+        grads = []
+        for i, win in enumerate(windows):
+            mine = (owner[win.context_start : win.context_end] == i)[:, None]
+            grads.append(np.where(mine, d_merged[win.context_start : win.context_end], 0).astype(d_merged.dtype))
+        return grads
+    count = np.zeros(n_pieces, dtype=np.int64)
+    for win in windows:
+        count[win.context_start : win.context_end] += 1
+    scaled = d_merged / np.maximum(count, 1)[:, None]
+    return [scaled[w.context_start : w.context_end].astype(d_merged.dtype, copy=True) for w in windows]
+
+
+def piece_to_token_backward(
+    d_tokens: np.ndarray, pieces: Sequence[int], how: str = "first"
+) -> np.ndarray:
+    """Gradient of :func:`piece_to_token_logits`: ``[n_tokens, L]`` → ``[n_pieces, L]``.
+
+    Rows of tokens without wordpieces are ignored (their logits were NaN).
+    """
+    if how not in TOKEN_REDUCTIONS:
+        raise ConfigError(f"Unknown reduction {how!r}: use one of {', '.join(TOKEN_REDUCTIONS)}.")
+    offsets = _offsets(pieces)
+    if d_tokens.ndim != 2 or d_tokens.shape[0] != offsets.size - 1:
+        raise WindowError(f"{offsets.size - 1} tokens but token gradients have shape {d_tokens.shape}.")
+    d_pieces = np.zeros((int(offsets[-1]), d_tokens.shape[1]), dtype=d_tokens.dtype)
+    starts, ends = offsets[:-1], offsets[1:]
+    has = ends > starts
+    if how == "first":
+        d_pieces[starts[has]] = d_tokens[has]
+    else:
+        lengths = ends - starts
+        token_of_piece = np.repeat(np.arange(starts.size), lengths)
+        d_pieces[:] = (d_tokens / np.maximum(lengths, 1)[:, None])[token_of_piece]
+    return d_pieces

@@ -21,6 +21,8 @@ from spacy_clinical_es.models import (
     central_owners,
     cost,
     merge_logits,
+    merge_logits_backward,
+    piece_to_token_backward,
     piece_to_token_logits,
     with_central_ownership,
 )
@@ -284,13 +286,63 @@ def test_registry_functions() -> None:
     resolved = registry.resolve(config)
     assert isinstance(resolved["naive"], NaiveHalfOverlap) and resolved["naive"].limit == 126
     assert isinstance(resolved["packed"], SentencePacking) and resolved["packed"].context == 4
-    assert resolved["default"].limit == 510 and resolved["default"].context == 31
+    # window=None is "the model's limit": resolved by with_window when the model loads
+    assert resolved["default"].window is None
+    with pytest.raises(WindowError):
+        resolved["default"].plan([1, 2])
+    sized = resolved["default"].with_window(512, 2)
+    assert sized.limit == 510 and sized.context == 31
+    assert resolved["naive"].with_window(64, 3).limit == 61
 
 
 def test_core_imports_neither_spacy_nor_torch() -> None:
     code = "import sys, spacy_clinical_es.models; print(sorted({'spacy', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- backward passes: <f(x), dy> == <x, f^T(dy)> for these linear maps ------
+
+
+@pytest.mark.parametrize("mode", ["average", "central"])
+@pytest.mark.parametrize("cls", STRATEGY_CLASSES)
+def test_merge_backward_is_the_adjoint(cls: type, mode: str) -> None:
+    rng = np.random.default_rng(11)
+    pieces = rng.integers(0, 4, size=400).tolist()
+    windows = cls(40).plan(pieces, sorted(rng.choice(400, 30, replace=False).tolist()))
+    n = sum(pieces)
+    logits = _random_logits(windows, n_labels=3, seed=2)
+    d_merged = rng.normal(size=(n, 3))
+    grads = merge_logits_backward(windows, d_merged, mode=mode)
+    assert [g.shape for g in grads] == [lg.shape for lg in logits]
+    lhs = float((merge_logits(windows, logits, n, mode=mode) * d_merged).sum())
+    rhs = sum(float((lg * g).sum()) for lg, g in zip(logits, grads))
+    assert lhs == pytest.approx(rhs)
+
+
+def test_merge_backward_hand_computed() -> None:
+    d = np.ones((6, 2))
+    average = merge_logits_backward(_two_windows(), d, mode="average")
+    np.testing.assert_allclose(average[0][:, 0], [1, 1, 0.5, 0.5])
+    np.testing.assert_allclose(average[1][:, 0], [0.5, 0.5, 1, 1])
+    central = merge_logits_backward(_two_windows(), d, mode="central")
+    np.testing.assert_allclose(central[0][:, 0], [1, 1, 1, 0])
+    np.testing.assert_allclose(central[1][:, 0], [0, 1, 1, 1])
+
+
+@pytest.mark.parametrize("how", ["first", "mean"])
+def test_piece_to_token_backward_is_the_adjoint(how: str) -> None:
+    rng = np.random.default_rng(4)
+    pieces = [2, 0, 1, 3, 0, 5, 1]
+    n = sum(pieces)
+    piece_logits = rng.normal(size=(n, 2))
+    d_tokens = rng.normal(size=(len(pieces), 2))
+    forward = np.nan_to_num(piece_to_token_logits(piece_logits, pieces, how=how))
+    d_pieces = piece_to_token_backward(d_tokens, pieces, how=how)
+    assert d_pieces.shape == (n, 2)
+    assert float((forward * d_tokens).sum()) == pytest.approx(float((piece_logits * d_pieces).sum()))
+    with pytest.raises(WindowError):
+        piece_to_token_backward(d_tokens[:3], pieces, how=how)
 
 
 # --- properties --------------------------------------------------------------
