@@ -1,6 +1,6 @@
 """``spacy-clinical-es convert``: build the training corpora from the data directory.
 
-``python -m spacy_clinical_es convert {deid|imaging|linking} --output DIR [--data-dir PATH]``
+``python -m spacy_clinical_es convert {deid|imaging|linking|discontinuous} --output DIR [--data-dir PATH]``
 writes the corpus files, ``stats.json`` and ``report.json`` to DIR and prints
 the statistics tables.
 """
@@ -33,6 +33,7 @@ class Target(str, Enum):
     deid = "deid"
     imaging = "imaging"
     linking = "linking"
+    discontinuous = "discontinuous"
 
 
 #: Corpora each target reads (checked before any work starts).
@@ -40,6 +41,7 @@ REQUIRED_CORPORA = {
     Target.deid: ("meddocan",),
     Target.imaging: ("meddocan", "distemist", "medprocner"),
     Target.linking: ("medprocner", "distemist", "codiesp"),
+    Target.discontinuous: ("codiesp",),
 }
 
 
@@ -50,6 +52,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
     directory or a corpus it needs is missing.
     """
     from ..corpora.builders.deid import build_deid
+    from ..corpora.builders.discontinuous import build_discontinuous
     from ..corpora.builders.imaging import build_imaging
     from ..corpora.builders.linking import build_linking
 
@@ -60,6 +63,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
         Target.deid: build_deid,
         Target.imaging: build_imaging,
         Target.linking: build_linking,
+        Target.discontinuous: build_discontinuous,
     }
     report = ConversionReport()
     start = time.perf_counter()
@@ -95,6 +99,12 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
         table = "\n\n".join(
             [statistics_table(stats), mapping.table(), f"Texts compared with DisTEMIST: {identity}"]
         )
+    elif target is Target.discontinuous:
+        from ..corpora.builders.discontinuous import (
+            statistics_table as discontinuous_table,
+        )
+
+        table = discontinuous_table(stats)
     else:
         table = rows_table(stats)
     return f"{table}\n\n{stats['report'].summary()}"
@@ -102,7 +112,7 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
 
 @app.command("convert")
 def convert_command(
-    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging or linking.")],
+    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging, linking or discontinuous.")],
     output: Annotated[
         Path, typer.Option("--output", "-o", file_okay=False, help="Folder for the corpus files.")
     ],
@@ -119,7 +129,8 @@ def convert_command(
     deid: MEDDOCAN train/dev with fine and coarse labels. imaging: EDAD, SEXO,
     ENFERMEDAD and PROCEDIMIENTO on the DisTEMIST text, split 70/15/15.
     linking: mention/code pairs with their sentence (MedProcNER, DisTEMIST,
-    CodiEsp).
+    CodiEsp). discontinuous: CodiEsp text evidence with (discontinuous)
+    fragments in the span group "codiesp".
     """
     try:
         stats = run_convert(target, output, data_dir)

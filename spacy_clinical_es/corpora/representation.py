@@ -37,19 +37,23 @@
 
 ``doc_to_document(doc)`` inverts this; for predicted docs without records,
 :func:`spans_to_annotations` groups spans by ``id_`` into (discontinuous)
-annotations.
+annotations. :func:`predictions_to_document` and :func:`write_brat_predictions`
+export predictions to BRAT (ids ``T1``…, discontinuous ones as
+``start end;start end``).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..errors import CorpusFormatError
+from ..util import PathLike
 from .annotations import Annotation, Document, Fragment
-from .brat import fragment_text
+from .brat import fragment_text, write_brat_document
 from .report import ConversionReport
 
 USER_DATA_KEY = "spacy_clinical_es"
@@ -342,3 +346,71 @@ def doc_to_document(doc: Doc, span_key: str | None = None) -> Document:
         path=info.get("path"),
         meta=dict(info.get("meta") or {}),
     )
+
+
+def predictions_to_document(
+    doc: Doc,
+    span_key: str | None = None,
+    *,
+    doc_id: str | None = None,
+    path: str | None = None,
+) -> Document:
+    """The predictions of one doc as a BRAT-writable :class:`Document`.
+
+    Reads ``doc.spans[span_key]`` (``doc.ents`` when ``span_key`` is None);
+    spans sharing ``id_`` and label become one discontinuous annotation
+    (:func:`spans_to_annotations`). Ids are renumbered ``T1``, ``T2``… in text
+    order, so :func:`~.brat.format_ann` writes ``T1 LABEL start end;start end``.
+    Gold records in ``doc.user_data`` are not used (only the document id and
+    path, when ``doc_id`` / ``path`` are not given).
+    """
+    store = doc.user_data.get(USER_DATA_KEY)
+    info = store.get("document") if isinstance(store, dict) else None
+    info = info if isinstance(info, dict) else {}
+    spans = doc.ents if span_key is None else doc.spans.get(span_key, [])
+    annotations = spans_to_annotations(spans, source="prediction")
+    for k, ann in enumerate(annotations, 1):
+        ann.id = f"T{k}"
+    return Document(
+        id=doc_id if doc_id is not None else info.get("id") or "",
+        text=doc.text,
+        annotations=annotations,
+        corpus="prediction",
+        path=path if path is not None else info.get("path"),
+    )
+
+
+def write_brat_predictions(
+    docs: Iterable[Doc],
+    out_dir: PathLike,
+    *,
+    span_key: str | None = None,
+    names: Iterable[str] | None = None,
+) -> list[tuple[Path, Path]]:
+    """Write each doc's predictions as ``<name>.txt`` + ``<name>.ann`` (BRAT) into ``out_dir``.
+
+    ``names`` gives the file stems in doc order; by default the document id
+    kept in ``doc.user_data`` (the stem of its source path), else
+    ``doc<index>``. Discontinuous predictions are written ``start end;start end``.
+    Returns the written ``(txt, ann)`` paths.
+    """
+    written: list[tuple[Path, Path]] = []
+    stems = list(names) if names is not None else None
+    used: set[str] = set()
+    for i, doc in enumerate(docs):
+        document = predictions_to_document(doc, span_key)
+        if stems is not None:
+            stem = stems[i]
+        elif document.path:
+            stem = Path(document.path).stem
+        else:
+            stem = document.id or f"doc{i:05d}"
+        if stem in used:
+            raise CorpusFormatError(
+                f"two documents would be written as {stem}.ann; pass distinct names", path=str(out_dir)
+            )
+        used.add(stem)
+        document.path = None
+        document.id = stem
+        written.append(write_brat_document(document, out_dir))
+    return written
