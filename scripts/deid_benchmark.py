@@ -1,23 +1,38 @@
-"""Benchmark the MEDDOCAN de-identification pipeline: accuracy with/without ``phi_rules``, speed.
+"""Benchmark the MEDDOCAN de-identification pipeline: accuracy with/without the rule components, speed.
 
-1. Scores the detector on the MEDDOCAN dev DocBin (gold: span group
-   ``meddocan`` with exact offsets), alone and followed by ``phi_rules``
-   (each merge policy): strict micro P/R/F and per label, PHI token P/R/F and
-   leak rate (:mod:`spacy_clinical_es.evaluation`).
-2. Times detector + ``phi_rules`` + ``deid_randomizer`` with ``nlp.pipe`` over
-   the dev texts on 1 and 2 processes (the key for 2 processes is a random one
-   put in ``SPACY_CLINICAL_ES_DEID_KEY``, never written).
+The detector is a trained pipeline whose statistical NER is followed by
+``phi_rules`` (structured PHI) and ``phi_gazetteer`` (training phrases and
+in-document propagation), as ``configs/deid_cnn.cfg`` trains it. A detector
+without them gets ``phi_rules`` added, and ``phi_gazetteer`` too when
+``--train`` gives the corpus to build its gazetteer from.
+
+1. Scores on the MEDDOCAN dev DocBin (gold: span group ``meddocan`` with
+   exact offsets): the NER alone, NER + ``phi_rules`` (each merge policy),
+   NER + ``phi_gazetteer``, and the whole detector: strict micro P/R/F and per
+   label, PHI token P/R/F and leak rate (:mod:`spacy_clinical_es.evaluation`).
+2. Times the whole detector + ``deid_randomizer`` with ``nlp.pipe`` over the
+   dev texts on 1 and 2 processes (the key is a random one put in
+   ``SPACY_CLINICAL_ES_DEID_KEY``, never written), plus the seconds of each
+   component on one process.
 3. Writes ``--output`` (JSON): numbers, targets met or not, model path and
-   config, the command and the machine (cores, load average).
+   config, the command and the machine (cores, load average, BLAS threads).
+
+NumPy's BLAS gets one thread per process (``OPENBLAS_NUM_THREADS=1`` and
+friends, unless set in the environment), so "one process" means one core.
 
     python scripts/deid_benchmark.py training/deid_cnn/model-best corpus/deid/dev.spacy \
         --output metrics/deid.json
 """
 from __future__ import annotations
 
+import os
+
+# Before NumPy is imported: one BLAS thread per process (see the docstring).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
 import logging
-import os
 import platform
 import secrets
 import shlex
@@ -29,10 +44,13 @@ from typing import Any
 import spacy
 import srsly
 from spacy.language import Language
+from spacy.tokens import DocBin
+from spacy.training import Example
 
 import spacy_clinical_es
 from spacy_clinical_es.evaluation.evaluate import read_gold_docs, score_pipeline
 from spacy_clinical_es.pipeline import deid_randomizer as _deid_randomizer  # noqa: F401  (factory)
+from spacy_clinical_es.pipeline import phi_gazetteer as _phi_gazetteer  # noqa: F401  (factory)
 from spacy_clinical_es.pipeline import phi_rules as _phi_rules  # noqa: F401  (factory)
 from spacy_clinical_es.pipeline.deid_randomizer import DEFAULT_KEY_ENV
 from spacy_clinical_es.pipeline.phi_rules import MERGE_POLICIES
@@ -41,6 +59,8 @@ logger = logging.getLogger("deid_benchmark")
 
 TARGETS = {"strict_micro_f1": 0.965, "phi_token_recall": 0.99, "words_per_second_1_process": 8000.0}
 GOLD_SPAN_KEY = "meddocan"
+RULE_COMPONENTS = ("phi_rules", "phi_gazetteer")
+FULL = "detector"  # the whole detector: NER + phi_rules + phi_gazetteer
 
 
 def summarize(scores: dict[str, Any]) -> dict[str, Any]:
@@ -50,21 +70,38 @@ def summarize(scores: dict[str, Any]) -> dict[str, Any]:
     return {
         "strict": {k: strict[k] for k in ("p", "r", "f", "tp", "fp", "fn") if k in strict},
         "strict_per_label": strict["per_type"],
-        "phi_token": {k: token[k] for k in ("p", "r", "f", "leak_rate") if k in token},
+        "phi_token": {k: token[k] for k in ("p", "r", "f", "fn", "leak_rate") if k in token},
         "phi_char": {k: scores["deid_char"][k] for k in ("p", "r", "f", "leak_rate") if k in scores["deid_char"]},
         "n_docs": scores["n_docs"],
-        "speed_ner_scoring_run": scores["speed"],
+        "speed_scoring_run": scores["speed"],
     }
 
 
-def load(model: Path, *, phi_rules: str | None, randomizer: bool = False) -> Language:
-    """The detector, optionally followed by ``phi_rules`` (merge policy) and the randomizer."""
+def load_detector(model: Path, train: Path | None) -> Language:
+    """The detector with ``phi_rules`` and, when it has one or ``train`` is given, ``phi_gazetteer``."""
     nlp = spacy.load(model)
-    if phi_rules is not None:
-        nlp.add_pipe("phi_rules", config={"merge": phi_rules})
-    if randomizer:
-        nlp.add_pipe("deid_randomizer", config={"mode": "surrogate"})
+    if "phi_rules" not in nlp.pipe_names:
+        logger.info("%s has no phi_rules: adding one with the default config", model)
+        nlp.add_pipe("phi_rules")
+    if "phi_gazetteer" not in nlp.pipe_names and train is not None:
+        logger.info("%s has no phi_gazetteer: building one from %s", model, train)
+        gazetteer = nlp.add_pipe("phi_gazetteer")
+        train_docs = list(DocBin().from_disk(train).get_docs(nlp.vocab))
+        gazetteer.initialize(lambda: (Example(nlp.make_doc(d.text), d) for d in train_docs), nlp=nlp)
     return nlp
+
+
+def settings(nlp: Language) -> dict[str, tuple[list[str], str]]:
+    """Scored settings: name -> (components disabled, phi_rules merge policy)."""
+    has_gazetteer = "phi_gazetteer" in nlp.pipe_names
+    default_merge = nlp.get_pipe("phi_rules").cfg["merge"]
+    rows: dict[str, tuple[list[str], str]] = {"ner": (list(RULE_COMPONENTS), default_merge)}
+    for policy in MERGE_POLICIES:
+        rows[f"ner+phi_rules[{policy}]"] = (["phi_gazetteer"], policy)
+    if has_gazetteer:
+        rows["ner+phi_gazetteer"] = (["phi_rules"], default_merge)
+        rows[FULL] = ([], default_merge)
+    return rows
 
 
 def time_pipe(nlp: Language, texts: list[str], *, n_process: int, batch_size: int, repeats: int) -> dict[str, Any]:
@@ -92,14 +129,31 @@ def time_pipe(nlp: Language, texts: list[str], *, n_process: int, batch_size: in
     }
 
 
+def time_components(nlp: Language, texts: list[str], *, batch_size: int) -> dict[str, float]:
+    """Seconds of the tokenizer and of each component over ``texts`` on this process (one pass)."""
+    result: dict[str, float] = {}
+    start = time.perf_counter()
+    docs = [nlp.make_doc(text) for text in texts]
+    result["tokenizer"] = time.perf_counter() - start
+    for name, proc in nlp.pipeline:
+        start = time.perf_counter()
+        if hasattr(proc, "pipe"):
+            docs = list(proc.pipe(docs, batch_size=batch_size))
+        else:
+            docs = [proc(doc) for doc in docs]
+        result[name] = time.perf_counter() - start
+    return result
+
+
 def machine() -> dict[str, Any]:
-    """Cores, load average and versions (the timings depend on them)."""
+    """Cores, load average, BLAS threads and versions (the timings depend on them)."""
     info: dict[str, Any] = {
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "spacy": spacy.__version__,
         "spacy_clinical_es": getattr(spacy_clinical_es, "__version__", ""),
+        "blas_threads": {var: os.environ.get(var) for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")},
     }
     try:
         info["usable_cores"] = len(os.sched_getaffinity(0))
@@ -117,57 +171,86 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", type=Path, help="detector pipeline (MEDDOCAN labels in doc.ents)")
     parser.add_argument("data", type=Path, help="MEDDOCAN dev DocBin (gold in span group 'meddocan')")
     parser.add_argument("--output", type=Path, default=Path("metrics/deid.json"))
+    parser.add_argument("--train", type=Path, default=None, help="training DocBin, for a detector without phi_gazetteer")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2, help="timing runs per setting (best is kept)")
     parser.add_argument("--processes", default="1,2", help="comma-separated n_process values to time")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N dev documents (smoke tests; 0: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     command = " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv])
     started = machine()
 
-    accuracy: dict[str, Any] = {}
-    gold_docs = None
-    for setting in (None, *MERGE_POLICIES):
-        name = "detector" if setting is None else f"detector+phi_rules[{setting}]"
-        nlp = load(args.model, phi_rules=setting)
-        if gold_docs is None:
-            gold_docs = read_gold_docs(args.data, nlp)
-        logger.info("Scoring %s", name)
-        scores = score_pipeline(nlp, gold_docs, gold_span_key=GOLD_SPAN_KEY, batch_size=args.batch_size)
-        accuracy[name] = summarize(scores)
-    assert gold_docs is not None
+    nlp = load_detector(args.model, args.train)
+    gold_docs = read_gold_docs(args.data, nlp)
+    if args.limit:
+        gold_docs = gold_docs[: args.limit]
     texts = [doc.text for doc in gold_docs]
+    rules = nlp.get_pipe("phi_rules")
+    default_merge = rules.cfg["merge"]
+    accuracy: dict[str, Any] = {}
+    for name, (disabled, merge) in settings(nlp).items():
+        rules.cfg["merge"] = merge
+        rules._validate()
+        logger.info("Scoring %s", name)
+        with nlp.select_pipes(disable=disabled):
+            scores = score_pipeline(nlp, gold_docs, gold_span_key=GOLD_SPAN_KEY, batch_size=args.batch_size)
+        accuracy[name] = summarize(scores)
+    rules.cfg["merge"] = default_merge
+    rules._validate()
+    main_name = FULL if FULL in accuracy else f"ner+phi_rules[{default_merge}]"
 
     speed: dict[str, Any] = {}
     os.environ[DEFAULT_KEY_ENV] = secrets.token_hex(16)  # random, for this run only
-    nlp = load(args.model, phi_rules="prefer_ner", randomizer=True)
+    nlp.add_pipe("deid_randomizer", config={"mode": "surrogate"})
+    logger.info("Timing each component on one process")
+    speed["component_seconds_1_process"] = time_components(nlp, texts, batch_size=args.batch_size)
     for n_process in (int(n) for n in args.processes.split(",")):
-        logger.info("Timing detector+phi_rules+deid_randomizer on %d process(es)", n_process)
+        logger.info("Timing %s on %d process(es)", "+".join(nlp.pipe_names), n_process)
         speed[f"n_process_{n_process}"] = time_pipe(
             nlp, texts, n_process=n_process, batch_size=args.batch_size, repeats=args.repeats
         )
 
-    main_result = accuracy["detector+phi_rules[prefer_ner]"]
+    main_result = accuracy[main_name]
     measured = {
         "strict_micro_f1": main_result["strict"]["f"],
         "phi_token_recall": main_result["phi_token"]["r"],
         "words_per_second_1_process": speed.get("n_process_1", {}).get("words_per_second", 0.0),
     }
+    model_config = nlp.config
     result = {
         "model": str(args.model),
         "data": str(args.data),
+        "train": str(args.train) if args.train else None,
+        "limit": args.limit or None,
         "gold_span_key": GOLD_SPAN_KEY,
         "command": command,
+        "tuning_note": "MEDDOCAN dev was used to choose the detector's configuration and rule options; "
+        "these are dev scores, not held-out test scores.",
+        "main_setting": main_name,
         "config": {
             "pipeline": nlp.pipe_names,
-            "phi_rules": dict(nlp.get_pipe("phi_rules").cfg),
-            "deid_randomizer": {k: v for k, v in nlp.get_pipe("deid_randomizer").cfg.items()},
+            "phi_rules": dict(rules.cfg),
+            "phi_gazetteer": (
+                {**nlp.get_pipe("phi_gazetteer").cfg, "phrases": len(nlp.get_pipe("phi_gazetteer"))}
+                if "phi_gazetteer" in nlp.pipe_names
+                else None
+            ),
+            "deid_randomizer": dict(nlp.get_pipe("deid_randomizer").cfg),
             "batch_size": args.batch_size,
             "repeats": args.repeats,
             "model_meta": {k: nlp.meta.get(k) for k in ("lang", "name", "version", "spacy_version")},
-            "model_config": {"nlp": dict(nlp.config["nlp"]), "training": {
-                k: nlp.config["training"].get(k) for k in ("max_steps", "seed", "dropout", "patience")
-            }},
+            "model_config": {
+                "nlp": {k: v for k, v in dict(model_config["nlp"]).items() if k != "tokenizer"},
+                "tok2vec": {
+                    k: v
+                    for k, v in model_config["components"].get("tok2vec", {}).get("model", {}).get("encode", {}).items()
+                },
+                "ner_hidden_width": model_config["components"].get("ner", {}).get("model", {}).get("hidden_width"),
+                "training": {
+                    k: model_config["training"].get(k) for k in ("max_steps", "seed", "dropout", "patience")
+                },
+            },
         },
         "machine": started,
         "accuracy": accuracy,
@@ -177,7 +260,6 @@ def main(argv: list[str] | None = None) -> int:
             for name, target in TARGETS.items()
         },
     }
-    result["config"]["model_config"]["nlp"].pop("tokenizer", None)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     srsly.write_json(args.output, result)
     for name, row in result["targets"].items():

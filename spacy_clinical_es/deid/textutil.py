@@ -15,10 +15,23 @@ _VOWELS = "aeiou"
 _CONSONANTS = "bcdfghjklmnprstvz"
 
 
+class _CombiningMarks(dict):  # type: ignore[type-arg]
+    """``str.translate`` table deleting combining marks, filled on first sight of each character."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_COMBINING_MARKS = _CombiningMarks()
+
+
 def normalize(text: str) -> str:
     """Case- and accent-insensitive form of ``text`` with whitespace runs collapsed."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():  # NFKD leaves ASCII alone and it has no combining marks
+        return " ".join(text.casefold().split())
+    stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING_MARKS)
     return " ".join(stripped.casefold().split())
 
 

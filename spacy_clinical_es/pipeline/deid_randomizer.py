@@ -7,13 +7,21 @@ It reads PHI spans (``doc.ents``, or the span group ``spans_key``), calls
 * ``doc._.deid_doc``: a new :class:`~spacy.tokens.Doc` of that text (made with
   the pipeline's tokenizer) whose surrogate spans carry the original labels,
   in ``doc.ents`` and in the span group ``output_spans_key`` (with the
-  package's annotation records, so ``doc_to_document`` writes it as BRAT);
+  package's annotation records, so ``doc_to_document`` writes it as BRAT).
+  It is built lazily, on first access (tokenizing the output and writing it
+  as bytes cost more than the de-identification itself, and most callers
+  only want the text); the recipe (output spans and labels) is what is stored;
 * ``doc._.deid_offset_map``: an :class:`~spacy_clinical_es.deid.OffsetMap`
   from output offsets to input offsets;
 * ``doc._.deid_stats``: counts (replaced, kept, fallbacks…; no text).
 
-All four are stored as plain data in ``doc.user_data`` (the Doc as bytes), so
-they survive ``DocBin(store_user_data=True)`` and ``nlp.pipe(n_process=…)``.
+All four are stored as plain data in ``doc.user_data`` (text, offset map,
+output spans, counts), so they survive ``DocBin(store_user_data=True)`` and
+``nlp.pipe(n_process=…)``. ``doc._.deid_doc`` is made with the tokenizer of
+the live pipeline whose ``deid_randomizer`` processed the Doc (the one that
+shares its vocab), else with the package's clinical tokenizer; spans of the
+output that do not fall on token boundaries are counted in ``deid_stats``
+(``output_doc_*``) once the Doc was built.
 
 The secret key (cross-document consistency, see :mod:`spacy_clinical_es.deid`)
 is never part of the config, ``to_disk`` or pickles. Give it at runtime with
@@ -25,10 +33,11 @@ component runs) makes documents of one patient share their date shift.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -79,6 +88,10 @@ _OPTION_NAMES = (
 
 # Objects rebuilt from user_data, cached for the Doc's lifetime only.
 _CACHE: weakref.WeakKeyDictionary[Doc, dict[str, Any]] = weakref.WeakKeyDictionary()
+# id(vocab) -> the last pipeline created with that vocab that has a deid_randomizer (its tokenizer
+# makes doc._.deid_doc). A Vocab cannot be weakly referenced; the Language can, and while it
+# lives its vocab does too, so the id cannot be reused meanwhile (checked on use anyway).
+_PIPELINES: dict[int, weakref.ref[Language]] = {}
 
 
 def _stored(doc: Doc) -> dict[str, Any] | None:
@@ -107,13 +120,79 @@ def _get_deid_offset_map(doc: Doc) -> OffsetMap | None:
     return cache["offset_map"]
 
 
+def _register_pipeline(nlp: Language) -> None:
+    _PIPELINES[id(nlp.vocab)] = weakref.ref(nlp)
+    for key in [k for k, ref in _PIPELINES.items() if ref() is None]:
+        del _PIPELINES[key]
+
+
+@functools.lru_cache(maxsize=1)
+def _fallback_pipeline() -> Language:
+    from ..tokenizer import make_clinical_nlp
+
+    return make_clinical_nlp()
+
+
+def _pipeline_for(doc: Doc) -> Language:
+    """The live pipeline sharing ``doc``'s vocab, else a blank one with the clinical tokenizer."""
+    ref = _PIPELINES.get(id(doc.vocab))
+    nlp = ref() if ref is not None else None
+    if nlp is not None and nlp.vocab is doc.vocab:
+        return nlp
+    return _fallback_pipeline()
+
+
+def build_deid_doc(
+    nlp: Language,
+    text: str,
+    spans_out: Iterable[Sequence[Any]],
+    *,
+    span_key: str,
+    mode: str,
+    doc_id: str = "",
+    corpus: str = "",
+) -> tuple[Doc, ConversionReport]:
+    """The de-identified Doc: ``text`` tokenized by ``nlp``, ``spans_out`` in ``doc.ents`` and ``doc.spans[span_key]``."""
+    annotations = [
+        Annotation(f"T{i}", label, [(start, end)], text[start:end], source="deid_randomizer")
+        for i, (start, end, label) in enumerate(((s, e, lab) for s, e, lab in spans_out if e > s), start=1)
+    ]
+    document = Document(id=doc_id, text=text, annotations=annotations, corpus=corpus, meta={"deid_mode": mode})
+    report = ConversionReport()
+    out_doc = document_to_doc(document, nlp, span_key=span_key, set_ents=True, report=report)
+    return out_doc, report
+
+
+def _report_stats(report: ConversionReport) -> dict[str, int]:
+    stats: dict[str, int] = {}
+    for outcome, counter in (("skipped", report.skipped), ("adjusted", report.adjusted)):
+        for (_, reason), n in counter.items():
+            stats[f"output_doc_{outcome}_{reason}"] = stats.get(f"output_doc_{outcome}_{reason}", 0) + int(n)
+    return stats
+
+
 def _get_deid_doc(doc: Doc) -> Doc | None:
     stored = _stored(doc)
     if not stored:
         return None
     cache = _CACHE.setdefault(doc, {})
     if cache.get("doc_source") is not stored:
-        cache["doc"] = Doc(doc.vocab).from_bytes(stored["doc"])
+        if "doc" in stored:  # written eagerly by an earlier version
+            cache["doc"] = Doc(doc.vocab).from_bytes(stored["doc"])
+        else:
+            out_doc, report = build_deid_doc(
+                _pipeline_for(doc),
+                stored["text"],
+                stored["spans"],
+                span_key=stored["span_key"],
+                mode=stored["mode"],
+                doc_id=stored.get("doc_id", ""),
+                corpus=stored.get("corpus", ""),
+            )
+            stats = stored.setdefault("stats", {})
+            for name, n in _report_stats(report).items():
+                stats[name] = stats.get(name, 0) + n
+            cache["doc"] = out_doc
         cache["doc_source"] = stored
     return cache["doc"]
 
@@ -227,6 +306,7 @@ class DeidRandomizer:
         self._key: bytes | str | None = None
         self._key_lost = False
         self._validate()
+        _register_pipeline(nlp)
 
     def _validate(self) -> None:
         from ..deid import MODES
@@ -287,42 +367,26 @@ class DeidRandomizer:
             patient_key=doc._.deid_patient_key,
             options=self.options,
         )
-        out_doc, report = self._make_doc(doc, result.text, result.spans_out)
-        stats = {k: int(v) for k, v in result.stats.items()}
-        for outcome, counter in (("skipped", report.skipped), ("adjusted", report.adjusted)):
-            for (_, reason), n in counter.items():
-                stats[f"output_doc_{outcome}_{reason}"] = stats.get(f"output_doc_{outcome}_{reason}", 0) + int(n)
-        doc.user_data[DEID_USER_DATA_KEY] = {
+        record = doc.user_data.get(USER_DATA_KEY)
+        source = record.get("document", {}) if isinstance(record, dict) else {}
+        stored = {
             "text": result.text,
             "offset_map": result.offset_map.to_list(),
-            "doc": out_doc.to_bytes(),
-            "stats": stats,
+            "spans": [[start, end, label] for start, end, label in result.spans_out],
+            "span_key": self.output_key,
+            "mode": self.cfg["mode"],
+            "doc_id": str(source.get("id") or ""),
+            "corpus": str(source.get("corpus") or ""),
+            "stats": {k: int(v) for k, v in result.stats.items()},
         }
-        _CACHE.pop(doc, None)
+        doc.user_data[DEID_USER_DATA_KEY] = stored
+        _CACHE[doc] = {"offset_map": result.offset_map, "offset_map_source": stored}
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
         """De-identify a stream of Docs."""
         for doc in stream:
             yield self(doc)
-
-    def _make_doc(self, doc: Doc, text: str, spans_out: list[tuple[int, int, str]]) -> tuple[Doc, ConversionReport]:
-        record = doc.user_data.get(USER_DATA_KEY)
-        source = record.get("document", {}) if isinstance(record, dict) else {}
-        annotations = [
-            Annotation(f"T{i}", label, [(start, end)], text[start:end], source="deid_randomizer")
-            for i, (start, end, label) in enumerate(((s, e, lab) for s, e, lab in spans_out if e > s), start=1)
-        ]
-        document = Document(
-            id=str(source.get("id") or ""),
-            text=text,
-            annotations=annotations,
-            corpus=str(source.get("corpus") or ""),
-            meta={"deid_mode": self.cfg["mode"]},
-        )
-        report = ConversionReport()
-        out_doc = document_to_doc(document, self.nlp, span_key=self.output_key, set_ents=True, report=report)
-        return out_doc, report
 
     # -- serialization: the cfg only, never the key ---------------------------------
 
@@ -331,6 +395,10 @@ class DeidRandomizer:
         state["_key_lost"] = state.get("_key") is not None or state.get("_key_lost", False)
         state["_key"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        _register_pipeline(self.nlp)
 
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
         """Serialize the cfg (the key is not part of it)."""

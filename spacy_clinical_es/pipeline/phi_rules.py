@@ -17,6 +17,12 @@ merges them into ``doc.ents`` according to ``merge``:
 
 All three are deterministic (no dependence on set or dict order).
 
+With ``refine`` (default), every entity is then checked against two MEDDOCAN
+conventions (:func:`spacy_clinical_es.deid.rules.refine_span`): a leading
+courtesy title (``Dr.``, ``Doctora``) is cut from a name, and ``familia`` in
+``médico de familia`` is dropped as a relative. Counted in ``user_data``
+(``refined``).
+
 Rule matches are character offsets; they are snapped to tokens with
 ``Doc.char_span(..., alignment_mode=alignment_mode)``. The default
 ``"expand"`` grows a span to the tokens it touches: for de-identification a
@@ -58,6 +64,7 @@ from ..deid.rules import (
     Rule,
     compile_patterns,
     find_phi,
+    refine_span,
     select_rules,
 )
 
@@ -76,6 +83,7 @@ merge = "prefer_ner"
 alignment_mode = "expand"
 spans_key = "phi_rules"
 set_ents = true
+refine = true
 """
 DEFAULT_PHI_RULES_CONFIG = Config().from_str(phi_rules_default_config)["phi_rules"]
 
@@ -93,6 +101,7 @@ def make_phi_rules(
     alignment_mode: str,
     spans_key: Optional[str],  # noqa: UP045
     set_ents: bool,
+    refine: bool,
 ) -> PhiRules:
     """Create a :class:`PhiRules` component (see the module docstring for the options)."""
     return PhiRules(
@@ -103,6 +112,7 @@ def make_phi_rules(
         alignment_mode=alignment_mode,
         spans_key=spans_key,
         set_ents=set_ents,
+        refine=refine,
     )
 
 
@@ -119,6 +129,7 @@ class PhiRules:
         alignment_mode: str = "expand",
         spans_key: str | None = DEFAULT_SPANS_KEY,
         set_ents: bool = True,
+        refine: bool = True,
     ) -> None:
         """Initialize the component.
 
@@ -131,6 +142,8 @@ class PhiRules:
             ``"contract"`` or ``"strict"``.
         spans_key (Optional[str]): span group for all rule spans; ``None``: none.
         set_ents (bool): merge the rule spans into ``doc.ents``.
+        refine (bool): trim titles from names and drop "médico de familia"
+            relatives (see the module docstring); only with ``set_ents``.
         """
         self.nlp = nlp
         self.name = name
@@ -140,6 +153,7 @@ class PhiRules:
             "alignment_mode": alignment_mode,
             "spans_key": spans_key,
             "set_ents": set_ents,
+            "refine": refine,
         }
         self._patterns: list[dict[str, Any]] = []
         self._custom: tuple[Rule, ...] = ()
@@ -223,14 +237,21 @@ class PhiRules:
         spans, unaligned = self._align(doc, matches)
         if self.cfg["spans_key"]:
             doc.spans[self.cfg["spans_key"]] = spans
-        added = 0
+        added = refined = 0
         if self.cfg["set_ents"]:
             before = len(doc.ents)
             merged = merge_spans(list(doc.ents), spans, self.cfg["merge"])
-            doc.set_ents(merged, default="outside")
             added = sum(1 for span in merged if span in spans) if spans else 0
+            if self.cfg.get("refine", True):
+                merged, refined = refine_spans(doc, merged)
+            doc.set_ents(merged, default="outside")
             logger.debug("phi_rules: %d entities before, %d after", before, len(merged))
-        doc.user_data[PHI_RULES_USER_DATA_KEY] = {"matches": len(matches), "unaligned": unaligned, "in_ents": added}
+        doc.user_data[PHI_RULES_USER_DATA_KEY] = {
+            "matches": len(matches),
+            "unaligned": unaligned,
+            "in_ents": added,
+            "refined": refined,
+        }
 
     # -- serialization: cfg + added patterns (like span_ruler) ----------------------
 
@@ -281,6 +302,29 @@ class PhiRules:
         return self
 
 
+def refine_spans(doc: Doc, spans: Sequence[Span]) -> tuple[list[Span], int]:
+    """``spans`` after :func:`~spacy_clinical_es.deid.rules.refine_span`, and how many it changed or dropped.
+
+    A trimmed span keeps the whole tokens inside its new offsets; one that
+    would become empty stays as it was.
+    """
+    text = doc.text
+    result: list[Span] = []
+    changed = 0
+    for span in spans:
+        refined = refine_span(text, span.start_char, span.end_char, span.label_)
+        if refined is None:
+            changed += 1
+            continue
+        if refined != (span.start_char, span.end_char):
+            trimmed = doc.char_span(refined[0], refined[1], label=span.label_, alignment_mode="contract")
+            if trimmed is not None and len(trimmed) > 0:
+                span = trimmed
+                changed += 1
+        result.append(span)
+    return result, changed
+
+
 def merge_spans(ents: Sequence[Span], rule_spans: Sequence[Span], policy: str) -> list[Span]:
     """Merge existing entities and rule spans into non-overlapping spans.
 
@@ -318,4 +362,5 @@ __all__ = [
     "PhiRules",
     "make_phi_rules",
     "merge_spans",
+    "refine_spans",
 ]

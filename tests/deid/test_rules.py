@@ -80,6 +80,13 @@ def found(text: str) -> list[tuple[str, str]]:
         ("en noviembre 06 acude", [("noviembre 06", "FECHAS")]),
         ("diagnosticado en 2006 de LLC", [("2006", "FECHAS")]),
         ("en el año 2000 fue intervenida", [("año 2000", "FECHAS")]),
+        # ages of infants, before "de vida" / "de edad"
+        ("ingresó a los 19 días de vida por fiebre", [("19 días", "EDAD_SUJETO_ASISTENCIA")]),
+        ("Lactante de tres meses de edad que", [("tres meses", "EDAD_SUJETO_ASISTENCIA")]),
+        # header fields: the rest of the line without final spaces, periods and commas
+        ("Nombre:  Jose .\nApellidos: Ramos Ibañez .\n", [("Jose", "NOMBRE_SUJETO_ASISTENCIA"), ("Ramos Ibañez", "NOMBRE_SUJETO_ASISTENCIA")]),
+        ("NHC: 368503.\nDomicilio: Calle Tudela, 27, 4 der..\nLocalidad", [("368503", "ID_SUJETO_ASISTENCIA"), ("Calle Tudela, 27, 4 der", "CALLE")]),
+        ("País: España.\nEdad: 64  años Sexo: H.", [("España", "PAIS"), ("64  años", "EDAD_SUJETO_ASISTENCIA"), ("H", "SEXO_SUJETO_ASISTENCIA")]),
     ],
 )
 def test_patterns(text: str, expected: list[tuple[str, str]]) -> None:
@@ -99,6 +106,9 @@ def test_patterns(text: str, expected: list[tuple[str, str]]) -> None:
         "Ese mismo año recibió su primer trasplante",
         "el teléfono móvil del paciente",
         "fractura de grado 3/4",
+        "tratamiento durante 6 semanas de duración",
+        "Domicilio: .\n",  # an empty header field
+        "el Nombre: del fármaco",  # a header field word inside a line
     ],
 )
 def test_no_false_positives(text: str) -> None:

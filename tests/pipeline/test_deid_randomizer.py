@@ -112,6 +112,23 @@ def test_outputs_survive_docbin(nlp):
     assert [(e.text, e.label_) for e in restored._.deid_doc.ents] == [(e.text, e.label_) for e in doc._.deid_doc.ents]
 
 
+def test_deid_doc_is_built_lazily_and_survives_a_fresh_vocab(nlp):
+    pipe = component_module.DeidRandomizer(nlp, seed=3)
+    doc = pipe(_small_doc(nlp))
+    stored = doc.user_data[component_module.DEID_USER_DATA_KEY]
+    assert "doc" not in stored  # only the recipe: text, spans, offset map, counts
+    assert [tuple(s) for s in stored["spans"]] == [(e.start_char, e.end_char, e.label_) for e in doc._.deid_doc.ents]
+    assert doc._.deid_doc is doc._.deid_doc  # built once per Doc
+    docbin = DocBin(store_user_data=True)
+    docbin.add(doc)
+    other = spacy.blank("es")  # another vocab: no live randomizer, the package's clinical tokenizer is used
+    restored = next(DocBin().from_bytes(docbin.to_bytes()).get_docs(other.vocab))
+    assert [t.text for t in restored._.deid_doc] == [t.text for t in doc._.deid_doc]
+    assert [(e.start_char, e.end_char, e.label_) for e in restored._.deid_doc.ents] == [
+        (e.start_char, e.end_char, e.label_) for e in doc._.deid_doc.ents
+    ]
+
+
 def test_key_is_never_serialized(nlp, tmp_path, monkeypatch):
     monkeypatch.delenv("SPACY_CLINICAL_ES_DEID_KEY", raising=False)
     pipe_nlp = make_clinical_nlp()

@@ -49,7 +49,7 @@ def test_rules_alone() -> None:
         ("03/03/1946", "FECHAS"),
     ]
     assert [s.text for s in doc.spans["phi_rules"]] == ["368503", "956 203 145", "03/03/1946"]
-    assert doc.user_data[PHI_RULES_USER_DATA_KEY] == {"matches": 3, "unaligned": 0, "in_ents": 3}
+    assert doc.user_data[PHI_RULES_USER_DATA_KEY] == {"matches": 3, "unaligned": 0, "in_ents": 3, "refined": 0}
 
 
 @pytest.mark.parametrize(
@@ -206,3 +206,21 @@ def test_feeds_the_randomizer(merge: str) -> None:
     assert "368503" not in out and "1946" not in out and "Ana" not in out
     # prefer_ner trusts the detector's too short phone span: its first group leaks.
     assert ("956" in out) == (merge == "prefer_ner")
+
+
+def test_refine_trims_titles_and_drops_general_practitioners() -> None:
+    text = "Remitido por: Dr. Ana Gil. Su médico de familia y su familia."
+    patterns = [
+        {"label": "NOMBRE_PERSONAL_SANITARIO", "pattern": [{"TEXT": "Dr."}, {"TEXT": "Ana"}, {"TEXT": "Gil"}]},
+        {"label": "FAMILIARES_SUJETO_ASISTENCIA", "pattern": "familia"},
+    ]
+    doc = make_nlp(ner_patterns=patterns)(text)
+    assert ents(doc) == [("Ana Gil", "NOMBRE_PERSONAL_SANITARIO"), ("familia", "FAMILIARES_SUJETO_ASISTENCIA")]
+    assert doc.ents[1].start_char == text.rindex("familia")
+    assert doc.user_data[PHI_RULES_USER_DATA_KEY]["refined"] == 2
+    doc = make_nlp(ner_patterns=patterns, refine=False)(text)
+    assert ents(doc) == [
+        ("Dr. Ana Gil", "NOMBRE_PERSONAL_SANITARIO"),
+        ("familia", "FAMILIARES_SUJETO_ASISTENCIA"),
+        ("familia", "FAMILIARES_SUJETO_ASISTENCIA"),
+    ]
