@@ -77,7 +77,7 @@ preferred_bonus = 0.0
 type_bonus = 0.0
 vocabularies = []
 ann_threshold = 200000
-ann_factory = "IVF{nlist},Flat"
+ann_factory = "IVF{nlist},SQ8"
 ann_nprobe = 16
 generator = null
 prompt_template = "Genera una definición para el término: {term} - en la frase: {sentence}"
@@ -173,7 +173,7 @@ class ClinicalEntityLinker:
         type_bonus: float = 0.0,
         vocabularies: Iterable[str] = (),
         ann_threshold: int = 200_000,
-        ann_factory: str = "IVF{nlist},Flat",
+        ann_factory: str = "IVF{nlist},SQ8",
         ann_nprobe: int = 16,
         generator: TextGenerator | None = None,
         prompt_template: str = DEFINITION_PROMPT,
