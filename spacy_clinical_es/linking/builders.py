@@ -58,7 +58,7 @@ def _cie_rows() -> list[dict[str, str]]:
         import cie.cie10 as cie_module  # 'cie' is a namespace package: locate its module
     except ImportError:
         raise LinkingError(
-            "The CIE-10 builder needs the 'cie' package: pip install cie (MIT; see "
+            "The CIE-10 builder needs the 'cie' package: pip install \"spacy-clinical-es[linking]\" (MIT; see "
             "spacy_clinical_es.linking.builders for the data's origin)."
         ) from None
     data = Path(cie_module.__file__).parent / "data"

@@ -5,7 +5,10 @@ planning, merging and their backward passes) and :mod:`.tagging` (BIO/BILUO
 tag sets, constrained Viterbi). :mod:`.registry` registers the window
 strategies with spaCy; :mod:`.transformer` is the thinc/PyTorch model
 (``spacy_clinical_es.TransformerTokenClassifier.v1``) and needs the
-``transformers`` extra. Both are loaded by spaCy through entry points.
+``transformers`` extra. :mod:`.fragment_graph` is the discontinuous linker's
+span/pair scorer (``spacy_clinical_es.FragmentGraph.v1``) and :mod:`.blas_ops`
+the ``spacy_clinical_es.numpy_blas_ops.v1`` callback. All are loaded by spaCy
+through entry points.
 """
 from .tagging import (
     SCHEMES,

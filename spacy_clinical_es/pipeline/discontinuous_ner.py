@@ -5,7 +5,7 @@ Method (fragment roles + fragment links + maximal cliques, after Wang et al.
 
 1. **Candidates.** Every token span of at most ``max_length`` tokens that
    neither starts nor ends on whitespace and crosses no line break.
-2. **Span roles.** A span scorer (:mod:`.fragment_graph`) gives each
+2. **Span roles.** A span scorer (:mod:`spacy_clinical_es.models.fragment_graph`) gives each
    candidate two independent probabilities per label: *whole* (it is a
    continuous entity) and *part* (it is one fragment of a discontinuous
    entity). Multi-label sigmoid outputs, so nested entities and a fragment
@@ -70,7 +70,7 @@ from ..concepts.fragments import (
 )
 from ..errors import ConfigError
 from ..evaluation.metrics import fragment_match_prf
-from .fragment_graph import FragmentBatch, pair_input, span_input
+from ..models.fragment_graph import FragmentBatch, pair_input, span_input
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import spacy
 from spacy.training import Example
 from thinc.api import Config, NumpyOps
 
-from spacy_clinical_es.pipeline.blas_ops import numpy_blas_ops, use_numpy_blas
+from spacy_clinical_es.models.blas_ops import numpy_blas_ops, use_numpy_blas
 
 CONFIG = """
 [nlp]
