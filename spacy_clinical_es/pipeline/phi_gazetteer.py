@@ -31,20 +31,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, Optional
 
-import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, Span
-from spacy.util import (
-    SimpleFrozenList,
-    ensure_path,
-    from_bytes,
-    from_disk,
-    to_bytes,
-    to_disk,
-)
 from thinc.api import Config
 
 from ..deid import DeidError
@@ -55,6 +45,7 @@ from ..deid.gazetteer import (
     find_phrases,
     propagation_phrases,
 )
+from ._state import RecordsSerializable
 from .phi_rules import refine_spans
 
 logger = logging.getLogger(__name__)
@@ -117,8 +108,10 @@ def make_phi_gazetteer(
     )
 
 
-class PhiGazetteer:
+class PhiGazetteer(RecordsSerializable):
     """Fill the detector's gaps with known PHI phrases and with its own entities repeated."""
+
+    _state_name = "phrases"
 
     def __init__(
         self,
@@ -270,53 +263,13 @@ class PhiGazetteer:
         for doc in stream:
             yield self(doc)
 
-    # -- serialization: cfg + phrases (like span_ruler) ------------------------------
+    # -- serialization (cfg + phrases.jsonl, like span_ruler): RecordsSerializable --------
 
-    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
-        """Serialize the cfg and the phrases."""
-        serializers = {
-            "cfg": lambda: srsly.json_dumps(self.cfg),
-            "phrases": lambda: srsly.json_dumps(self.phrases),
-        }
-        return to_bytes(serializers, exclude)
+    def _state_records(self) -> list[dict[str, Any]]:
+        return list(self.phrases)
 
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> PhiGazetteer:
-        """Load what :meth:`to_bytes` wrote."""
-        self.clear()
-        deserializers = {
-            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
-            "phrases": lambda b: self.add_phrases(srsly.json_loads(b)),
-        }
-        from_bytes(bytes_data, deserializers, exclude)
-        self._validate()
-        return self
-
-    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
-        """Write ``cfg`` and ``phrases.jsonl`` to the directory ``path``."""
-        path = ensure_path(path)
-        serializers = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
-            "phrases": lambda p: srsly.write_jsonl(p.with_suffix(".jsonl"), self.phrases),
-        }
-        to_disk(path, serializers, exclude)
-
-    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> PhiGazetteer:
-        """Load what :meth:`to_disk` wrote."""
-        path = ensure_path(path)
-        self.clear()
-
-        def load_cfg(p: Path) -> None:
-            if p.exists():
-                self.cfg.update(srsly.read_json(p))
-
-        def load_phrases(p: Path) -> None:
-            p = p.with_suffix(".jsonl")
-            if p.exists():
-                self.add_phrases(srsly.read_jsonl(p))
-
-        from_disk(path, {"cfg": load_cfg, "phrases": load_phrases}, exclude)
-        self._validate()
-        return self
+    def _load_records(self, records: Iterable[dict[str, Any]]) -> None:
+        self.add_phrases(records)
 
 
 __all__ = [

@@ -40,20 +40,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, Optional
 
-import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import (
-    SimpleFrozenList,
-    ensure_path,
     filter_spans,
-    from_bytes,
-    from_disk,
-    to_bytes,
-    to_disk,
 )
 from thinc.api import Config
 
@@ -67,6 +59,7 @@ from ..deid.rules import (
     refine_span,
     select_rules,
 )
+from ._state import RecordsSerializable
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +109,10 @@ def make_phi_rules(
     )
 
 
-class PhiRules:
+class PhiRules(RecordsSerializable):
     """Find structured PHI with regular expressions and merge it with ``doc.ents``."""
+
+    _state_name = "patterns"
 
     def __init__(
         self,
@@ -253,53 +248,13 @@ class PhiRules:
             "refined": refined,
         }
 
-    # -- serialization: cfg + added patterns (like span_ruler) ----------------------
+    # -- serialization (cfg + patterns.jsonl, like span_ruler): RecordsSerializable --------
 
-    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
-        """Serialize the cfg and the added patterns."""
-        serializers = {
-            "cfg": lambda: srsly.json_dumps(self.cfg),
-            "patterns": lambda: srsly.json_dumps(self._patterns),
-        }
-        return to_bytes(serializers, exclude)
+    def _state_records(self) -> list[dict[str, Any]]:
+        return list(self._patterns)
 
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> PhiRules:
-        """Load what :meth:`to_bytes` wrote."""
-        self.clear()
-        deserializers = {
-            "cfg": lambda b: self.cfg.update(srsly.json_loads(b)),
-            "patterns": lambda b: self.add_patterns(srsly.json_loads(b)),
-        }
-        from_bytes(bytes_data, deserializers, exclude)
-        self._validate()
-        return self
-
-    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
-        """Write ``cfg`` and ``patterns.jsonl`` to the directory ``path``."""
-        path = ensure_path(path)
-        serializers = {
-            "cfg": lambda p: srsly.write_json(p, self.cfg),
-            "patterns": lambda p: srsly.write_jsonl(p.with_suffix(".jsonl"), self._patterns),
-        }
-        to_disk(path, serializers, exclude)
-
-    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> PhiRules:
-        """Load what :meth:`to_disk` wrote."""
-        path = ensure_path(path)
-        self.clear()
-
-        def load_cfg(p: Path) -> None:
-            if p.exists():
-                self.cfg.update(srsly.read_json(p))
-
-        def load_patterns(p: Path) -> None:
-            p = p.with_suffix(".jsonl")
-            if p.exists():
-                self.add_patterns(srsly.read_jsonl(p))
-
-        from_disk(path, {"cfg": load_cfg, "patterns": load_patterns}, exclude)
-        self._validate()
-        return self
+    def _load_records(self, records: Iterable[dict[str, Any]]) -> None:
+        self.add_patterns(records)
 
 
 def refine_spans(doc: Doc, spans: Sequence[Span]) -> tuple[list[Span], int]:
