@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import srsly
 from spacy.util import (
@@ -20,6 +20,9 @@ from spacy.util import (
     to_bytes,
     to_disk,
 )
+
+if TYPE_CHECKING:  # annotations only (postponed): no runtime dependency
+    from typing import Self
 
 
 class RecordsSerializable:
@@ -53,7 +56,7 @@ class RecordsSerializable:
         }
         return to_bytes(serializers, exclude)
 
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> Any:
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> Self:
         """Load what :meth:`to_bytes` wrote."""
         self.clear()
         deserializers = {
@@ -73,7 +76,7 @@ class RecordsSerializable:
         }
         to_disk(path, serializers, exclude)
 
-    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> Any:
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> Self:
         """Load what :meth:`to_disk` wrote (missing files leave the defaults)."""
         path = ensure_path(path)
         self.clear()
