@@ -63,6 +63,11 @@ def test_config_overfits_two_examples_and_round_trips(name: str, tmp_path: Path)
     assert nlp.tokenizer.__class__.__name__ == "Tokenizer"
     predicted = [[(e.start_char, e.end_char, e.label_) for e in nlp(text).ents] for text, _ in train_set]
     assert predicted == [sorted(spans) for _, spans in train_set]
+    if "phi_recall" in nlp.pipe_names:  # the de-identification detector: the group to replace holds the gold too
+        key = nlp.get_pipe("phi_recall").cfg["spans_key"]
+        docs = [nlp(text) for text, _ in train_set]
+        replaced = [[(s.start_char, s.end_char, s.label_) for s in doc.spans[key]] for doc in docs]
+        assert replaced == predicted
     # to_disk -> from_disk keeps the predictions
     nlp.to_disk(tmp_path / "copy")
     again = spacy.load(tmp_path / "copy")

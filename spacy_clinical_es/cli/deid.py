@@ -9,7 +9,8 @@ are not copied: they may hold PHI).
 
 The pipeline (``--model``) must set the PHI spans (``doc.ents``, e.g. the
 MEDDOCAN detector + ``phi_rules``); a ``deid_randomizer`` is added at the end
-when it has none. The audit (``OUT/deid_audit.jsonl``, on by default) has one
+when it has none, reading the span group of a ``phi_recall`` component when
+the pipeline has one (entities + recall spans), else ``doc.ents``. The audit (``OUT/deid_audit.jsonl``, on by default) has one
 line per document: its id, the number of spans and per span the input and
 output offsets, label, category and action (``keep`` or the mode); the
 original and replacement texts only with ``--keep-originals``.
@@ -42,6 +43,7 @@ from ..deid import MODES, DeidError, category_of
 from ..errors import ClinicalEsError
 from ..pipeline import phi_rules as _phi_rules  # noqa: F401  (registers the factory)
 from ..pipeline.deid_randomizer import DEFAULT_KEY_ENV, DeidRandomizer
+from ..pipeline.phi_recall import replacement_spans_key
 from . import app
 
 logger = logging.getLogger(__name__)
@@ -174,7 +176,8 @@ def prepare_pipeline(
             randomizer.cfg["seed"] = seed
         randomizer._validate()
     else:
-        config: dict[str, Any] = {"mode": mode or "surrogate", "seed": seed}
+        # With a phi_recall component, replace its group (entities + recall spans), not only doc.ents.
+        config: dict[str, Any] = {"mode": mode or "surrogate", "seed": seed, "spans_key": replacement_spans_key(nlp)}
         randomizer = nlp.add_pipe("deid_randomizer", name=RANDOMIZER_NAME, config=config)
     if key:
         env = randomizer.cfg.get("key_env") or DEFAULT_KEY_ENV

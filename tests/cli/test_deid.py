@@ -119,3 +119,21 @@ def test_errors(model, inputs) -> None:
     result = invoke([str(inputs / "in"), "--model", str(model), "--out", str(out), "--no-audit", "--keep-originals"])
     assert result.exit_code == 1
     assert not out.exists()
+
+
+def test_randomizer_reads_the_phi_recall_group() -> None:
+    from spacy.training import Example
+
+    from spacy_clinical_es.cli.deid import prepare_pipeline
+
+    nlp = spacy.blank("es")
+    nlp.add_pipe("phi_rules")
+    nlp.add_pipe("phi_recall", config={"spans_key": "to_replace"})
+    doc = nlp.make_doc(TEXT_B)
+    nlp.initialize(lambda: [Example.from_dict(doc, {"entities": [(0, 14, "NOMBRE_SUJETO_ASISTENCIA")]})])
+    _, randomizer = prepare_pipeline(nlp, mode=None, seed=1, key=None)
+    assert randomizer.cfg["spans_key"] == "to_replace"
+    out = nlp(TEXT_B)
+    # Whatever the untrained classifier flags, the postal code found by the rules is in the group and replaced.
+    assert "28016" in [s.text for s in out.spans["to_replace"]]
+    assert "28016" not in out._.deid_text
