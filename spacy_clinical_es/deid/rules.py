@@ -383,12 +383,17 @@ _GP_BEFORE = re.compile(r"\bm[eé]dic[oa]s?\s+de\s+$", re.IGNORECASE)
 
 
 def refine_span(text: str, start: int, end: int, label: str) -> tuple[int, int] | None:
-    """Apply two MEDDOCAN conventions a statistical detector tends to miss.
+    """Apply three MEDDOCAN conventions a statistical detector tends to miss.
 
-    A leading courtesy title is not part of a name (the span starts after
-    it), and ``familia`` in ``médico de familia`` is no relative (the span is
-    dropped: ``None``). RETURNS the (possibly trimmed) offsets, or ``None``.
+    No annotation crosses a line break (none of MEDDOCAN's 17,134 train and
+    dev annotations does; a transition-based NER sometimes runs an entity on
+    for a paragraph): such a span is dropped (``None``). A leading courtesy
+    title is not part of a name (the span starts after it), and ``familia`` in
+    ``médico de familia`` is no relative (dropped). RETURNS the (possibly
+    trimmed) offsets, or ``None``.
     """
+    if "\n" in text[start:end]:
+        return None
     if label in _NAME_LABELS:
         match = _TITLE_PREFIX.match(text, start, end)
         if match and match.end() < end:

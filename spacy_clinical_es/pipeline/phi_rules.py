@@ -17,11 +17,12 @@ merges them into ``doc.ents`` according to ``merge``:
 
 All three are deterministic (no dependence on set or dict order).
 
-With ``refine`` (default), every entity is then checked against two MEDDOCAN
-conventions (:func:`spacy_clinical_es.deid.rules.refine_span`): a leading
-courtesy title (``Dr.``, ``Doctora``) is cut from a name, and ``familia`` in
-``médico de familia`` is dropped as a relative. Counted in ``user_data``
-(``refined``).
+With ``refine`` (default), every entity is then checked against three MEDDOCAN
+conventions (:func:`spacy_clinical_es.deid.rules.refine_span`): an entity
+that crosses a line break is dropped (a ``phi_recall`` later in the pipeline
+looks at its tokens again), a leading courtesy title (``Dr.``, ``Doctora``) is
+cut from a name, and ``familia`` in ``médico de familia`` is dropped as a
+relative. Counted in ``user_data`` (``refined``).
 
 Rule matches are character offsets; they are snapped to tokens with
 ``Doc.char_span(..., alignment_mode=alignment_mode)``. The default
@@ -137,7 +138,7 @@ class PhiRules(RecordsSerializable):
             ``"contract"`` or ``"strict"``.
         spans_key (Optional[str]): span group for all rule spans; ``None``: none.
         set_ents (bool): merge the rule spans into ``doc.ents``.
-        refine (bool): trim titles from names and drop "médico de familia"
+        refine (bool): drop entities across line breaks, trim titles from names and drop "médico de familia"
             relatives (see the module docstring); only with ``set_ents``.
         """
         self.nlp = nlp

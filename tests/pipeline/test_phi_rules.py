@@ -208,6 +208,18 @@ def test_feeds_the_randomizer(merge: str) -> None:
     assert ("956" in out) == (merge == "prefer_ner")
 
 
+def test_refine_drops_entities_across_line_breaks() -> None:
+    text = "Asociación Americana de Diabetes. Buen estado general.\nRemitido por: Ana Gil"
+    patterns = [
+        {"label": "INSTITUCION", "pattern": [{"TEXT": "Asociación"}, {"OP": "*"}, {"TEXT": "Remitido"}]},
+        {"label": "NOMBRE_PERSONAL_SANITARIO", "pattern": [{"TEXT": "Ana"}, {"TEXT": "Gil"}]},
+    ]
+    doc = make_nlp(ner_patterns=patterns)(text)
+    assert ents(doc) == [("Ana Gil", "NOMBRE_PERSONAL_SANITARIO")]
+    assert doc.user_data[PHI_RULES_USER_DATA_KEY]["refined"] == 1
+    assert len(make_nlp(ner_patterns=patterns, refine=False)(text).ents) == 2
+
+
 def test_refine_trims_titles_and_drops_general_practitioners() -> None:
     text = "Remitido por: Dr. Ana Gil. Su médico de familia y su familia."
     patterns = [
