@@ -10,10 +10,11 @@ are not copied: they may hold PHI).
 The pipeline (``--model``) must set the PHI spans (``doc.ents``, e.g. the
 MEDDOCAN detector + ``phi_rules``); a ``deid_randomizer`` is added at the end
 when it has none, reading the span group of a ``phi_recall`` component when
-the pipeline has one (entities + recall spans), else ``doc.ents``. The audit (``OUT/deid_audit.jsonl``, on by default) has one
-line per document: its id, the number of spans and per span the input and
-output offsets, label, category and action (``keep`` or the mode); the
-original and replacement texts only with ``--keep-originals``.
+the pipeline has one (entities + recall spans), else ``doc.ents``. The audit
+(``OUT/deid_audit.jsonl``, on by default) has one line per document: its id,
+the number of spans and per span the input and output offsets, label,
+category and action (``keep`` or the mode); the original and replacement
+texts only with ``--keep-originals``.
 
 The secret key (``--key`` or ``SPACY_CLINICAL_ES_DEID_KEY``) makes surrogates
 consistent across documents; it is passed to worker processes through that
