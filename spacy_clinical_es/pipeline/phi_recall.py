@@ -15,8 +15,8 @@ label so the randomizer can pick a surrogate of the right category. Point
 entities it committed to.
 
 Trained like spaCy's ``tagger`` (softmax per token, cross-entropy, misaligned
-tokens masked) from the reference entities (``doc.ents``), usually listening
-to the detector's ``tok2vec``. The ``spacy.Tagger.v2`` model must normalize
+tokens masked; ``TrainablePipe.update``) from the reference entities
+(``doc.ents``), usually listening to the detector's ``tok2vec``. The ``spacy.Tagger.v2`` model must normalize
 its outputs (``normalize = true``, the default here): thresholds are
 probabilities.
 """
@@ -33,13 +33,7 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import registry
-from thinc.api import (
-    Config,
-    Model,
-    Optimizer,
-    SequenceCategoricalCrossentropy,
-    set_dropout_rate,
-)
+from thinc.api import Config, Model, SequenceCategoricalCrossentropy
 from thinc.types import Floats2d
 
 from ..deid import DeidError
@@ -235,31 +229,6 @@ class PhiRecall(TrainablePipe):
             doc.spans[self.cfg["spans_key"]] = sorted([*ents, *added], key=lambda s: (s.start, s.end))
             if self.cfg["set_ents"] and added:
                 doc.ents = sorted([*doc.ents, *added], key=lambda s: s.start)
-
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optimizer | None = None,
-        losses: dict[str, float] | None = None,
-    ) -> dict[str, float]:
-        """Learn from a batch of examples (reference entities → per-token classes)."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "PhiRecall.update")
-        if not any(len(eg.predicted) for eg in examples):
-            return losses
-        set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self.get_loss(examples, scores)
-        backprop(d_scores)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
 
     def _truths(self, example: Example) -> list[str | None]:
         """The class of each predicted token from the reference entities (``None``: misaligned, unknown)."""
