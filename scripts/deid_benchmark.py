@@ -111,24 +111,43 @@ def settings(nlp: Language) -> dict[str, tuple[list[str], str]]:
     return {name: ([c for c in disabled if c in present], merge) for name, (disabled, merge) in rows.items()}
 
 
+def setting_key(threshold: float, temperature: float) -> str:
+    """The key of one ``phi_recall`` setting in ``replaced.settings``."""
+    return f"threshold={threshold:g} temperature={temperature:g}"
+
+
 def score_replaced(
-    nlp: Language, gold_docs: list[Any], *, key: str, thresholds: list[float], batch_size: int
+    nlp: Language,
+    gold_docs: list[Any],
+    *,
+    key: str,
+    thresholds: list[float],
+    temperatures: list[float],
+    batch_size: int,
 ) -> dict[str, Any]:
-    """Scores of the span group the randomizer replaces, for each ``phi_recall`` threshold."""
+    """Scores of the span group the randomizer replaces, for each ``phi_recall`` threshold and temperature.
+
+    The pipeline runs once; ``phi_recall`` re-annotates the docs from its stored
+    probabilities for each setting (the entities do not depend on it).
+    """
     recall = nlp.get_pipe(RECALL_COMPONENT)
-    configured = recall.cfg["threshold"]
+    configured = (recall.cfg["threshold"], recall.cfg["temperature"])
+    with nlp.select_pipes(disable=[RECALL_COMPONENT]):
+        pred_docs = list(nlp.pipe([doc.text for doc in gold_docs], batch_size=batch_size))
+    probabilities = recall.predict(pred_docs)
     rows: dict[str, Any] = {}
+    grid = {(t, temp) for t in thresholds for temp in temperatures} | {configured}
     try:
-        for threshold in sorted({*thresholds, configured}, reverse=True):
-            recall.cfg["threshold"] = threshold
-            logger.info("Scoring the replaced spans at phi_recall threshold %.2f", threshold)
-            pred_docs = list(nlp.pipe([doc.text for doc in gold_docs], batch_size=batch_size))
+        for threshold, temperature in sorted(grid, key=lambda s: (s[1], -s[0])):
+            recall.cfg["threshold"], recall.cfg["temperature"] = threshold, temperature
+            logger.info("Scoring the replaced spans at phi_recall %s", setting_key(threshold, temperature))
+            recall.set_annotations(pred_docs, probabilities)
             scores = score_docs((gold_docs, pred_docs), span_key=key, gold_span_key=GOLD_SPAN_KEY)
             scores["speed"] = {}
-            rows[f"{threshold:g}"] = summarize(scores)
+            rows[setting_key(threshold, temperature)] = summarize(scores)
     finally:
-        recall.cfg["threshold"] = configured
-    return {"spans_key": key, "configured_threshold": configured, "by_threshold": rows}
+        recall.cfg["threshold"], recall.cfg["temperature"] = configured
+    return {"spans_key": key, "configured": setting_key(*configured), "settings": rows}
 
 
 def time_pipe(nlp: Language, texts: list[str], *, n_process: int, batch_size: int, repeats: int) -> dict[str, Any]:
@@ -205,8 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N dev documents (smoke tests; 0: all)")
     parser.add_argument(
         "--thresholds",
-        default="0.5,0.3,0.2,0.1,0.05",
-        help="phi_recall thresholds to score the replaced spans at (the configured one is always scored)",
+        default="0.5,0.3,0.2,0.1,0.05,0.02",
+        help="phi_recall thresholds to score the replaced spans at (the configured setting is always scored)",
+    )
+    parser.add_argument(
+        "--temperatures",
+        default="1,2,4",
+        help="phi_recall temperatures, crossed with --thresholds",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -234,8 +258,14 @@ def main(argv: list[str] | None = None) -> int:
     replaced_key = replacement_spans_key(nlp)
     replaced = None
     if replaced_key is not None:
-        thresholds = [float(t) for t in args.thresholds.split(",") if t.strip()]
-        replaced = score_replaced(nlp, gold_docs, key=replaced_key, thresholds=thresholds, batch_size=args.batch_size)
+        replaced = score_replaced(
+            nlp,
+            gold_docs,
+            key=replaced_key,
+            thresholds=[float(t) for t in args.thresholds.split(",") if t.strip()],
+            temperatures=[float(t) for t in args.temperatures.split(",") if t.strip()],
+            batch_size=args.batch_size,
+        )
 
     speed: dict[str, Any] = {}
     os.environ[DEFAULT_KEY_ENV] = secrets.token_hex(16)  # random, for this run only
@@ -250,9 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
     main_result = accuracy[main_name]
     # Token recall counts what is replaced: phi_recall's group when there is one, else the entities.
-    replaced_result = (
-        replaced["by_threshold"][f"{replaced['configured_threshold']:g}"] if replaced is not None else main_result
-    )
+    replaced_result = replaced["settings"][replaced["configured"]] if replaced is not None else main_result
     measured = {
         "strict_micro_f1": main_result["strict"]["f"],
         "phi_token_recall": replaced_result["phi_token"]["r"],

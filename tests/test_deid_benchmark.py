@@ -72,6 +72,8 @@ def test_benchmark_scores_the_replaced_group(tmp_path: Path) -> None:
             "1",
             "--thresholds",
             "0.5,0.1",
+            "--temperatures",
+            "1,3",
         ],
         capture_output=True,
         text=True,
@@ -80,16 +82,14 @@ def test_benchmark_scores_the_replaced_group(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     report = srsly.read_json(out)
     replaced = report["replaced"]
-    assert replaced["spans_key"] == "phi" and set(replaced["by_threshold"]) == {
-        "0.5",
-        "0.1",
-    }
+    assert replaced["spans_key"] == "phi" and replaced["configured"] == "threshold=0.5 temperature=1"
+    assert set(replaced["settings"]) == {f"threshold={t} temperature={T}" for t in ("0.5", "0.1") for T in ("1", "3")}
     # Entities alone (ruler + rules) miss Tarragona, Ana Roca and Reus; the trained classifier's group has them.
     entities_recall = report["accuracy"][report["main_setting"]]["phi_token"]["r"]
     assert entities_recall < 0.6
-    assert (
-        report["targets"]["phi_token_recall"]["measured"]
-        == replaced["by_threshold"]["0.5"]["phi_token"]["r"]
-        == 1.0
-    )
+    configured = replaced["settings"]["threshold=0.5 temperature=1"]["phi_token"]
+    assert report["targets"]["phi_token_recall"]["measured"] == configured["r"] == 1.0
+    # A softer, lower setting replaces at least as many tokens.
+    softest = replaced["settings"]["threshold=0.1 temperature=3"]["phi_token"]
+    assert softest["r"] >= configured["r"] and softest["p"] <= configured["p"]
     assert report["config"]["deid_randomizer"]["spans_key"] == "phi"

@@ -6,7 +6,12 @@ entity recognizer commits to. :func:`recall_spans` turns per-token
 probabilities over ``outside + labels`` into labelled spans:
 
 1. a token is a candidate when ``1 - P(outside) >= threshold`` and no existing
-   span (the detector's entities) covers it;
+   span (the detector's entities) covers it. ``P`` is the classifier's
+   distribution at ``temperature`` T: ``P ∝ p ** (1 / T)``, i.e. its logits
+   divided by T. A trained classifier is over-confident (almost every token
+   gets ``P(outside) > 0.99``), and lowering the threshold alone buys little;
+   T > 1 softens the distribution, raising most the tokens whose PHI mass is
+   spread over several labels, which are the ambiguous ones;
 2. consecutive candidates form runs, split where the most probable label
    changes (so "Madrid , España" can become TERRITORIO and PAIS);
 3. each piece is trimmed of tokens without a letter or digit at an end that
@@ -38,6 +43,7 @@ def recall_spans(
     threshold: float,
     covered: Sequence[bool],
     content: Sequence[bool],
+    temperature: float = 1.0,
 ) -> list[TokenSpan]:
     """Spans of uncovered tokens whose PHI probability reaches ``threshold``.
 
@@ -46,6 +52,7 @@ def recall_spans(
     covered: per token, whether an existing span already holds it.
     content: per token, whether it has a letter or digit (see the trimming
         rule in the module docstring).
+    temperature: T > 0 (1: the probabilities as given).
     RETURNS: ``(start, end, label)`` token spans, sorted, never overlapping
         each other or a covered token; each end is a content token or touches
         a covered one.
@@ -61,8 +68,12 @@ def recall_spans(
         raise DeidError(f"recall_spans got {len(content)} content flags for {n_tokens} tokens.")
     if not 0.0 < threshold <= 1.0:
         raise DeidError(f"threshold must be in (0, 1], got {threshold}.")
+    if not temperature > 0.0:
+        raise DeidError(f"temperature must be positive, got {temperature}.")
     if n_tokens == 0 or not labels:
         return []
+    if temperature != 1.0:
+        probabilities = soften(probabilities, temperature)
     phi = 1.0 - probabilities[:, 0]
     best = probabilities[:, 1:].argmax(axis=1)
     spans: list[TokenSpan] = []
@@ -83,6 +94,12 @@ def recall_spans(
                 start = i
             piece_label = int(best[i])
     return spans
+
+
+def soften(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Rows of ``probabilities`` at ``temperature``: ``p ** (1 / T)``, renormalized (logits / T under a softmax)."""
+    scaled = np.power(np.clip(np.asarray(probabilities, dtype="float64"), 1e-30, None), 1.0 / temperature)
+    return scaled / scaled.sum(axis=1, keepdims=True)
 
 
 def _trim(

@@ -4,8 +4,10 @@ A de-identifier is judged by what it leaks. The NER commits to whole spans
 and is tuned for strict span F1; this component learns, per token, the
 probability of each PHI label (and of "outside") and, at prediction time,
 adds every run of tokens it scores as PHI with probability ``>= threshold``
-that no entity covers (:func:`spacy_clinical_es.deid.recall.recall_spans`).
-Lower the threshold for fewer leaks and more over-masked words.
+that no entity covers (:func:`spacy_clinical_es.deid.recall.recall_spans`),
+after softening its over-confident distribution by ``temperature`` (logits
+divided by T). Lower the threshold or raise the temperature for fewer leaks
+and more over-masked words.
 
 It writes ``doc.spans[spans_key]``: the entities already in ``doc.ents``
 (``include_ents``) plus the recall spans, never overlapping, each with a
@@ -49,6 +51,7 @@ DEFAULT_SPANS_KEY = "phi"
 phi_recall_default_config = """
 [phi_recall]
 threshold = 0.5
+temperature = 1.0
 spans_key = "phi"
 include_ents = true
 set_ents = false
@@ -85,6 +88,7 @@ def make_phi_recall(
     name: str,
     model: Model[list[Doc], list[Floats2d]],
     threshold: float,
+    temperature: float,
     spans_key: str,
     include_ents: bool,
     set_ents: bool,
@@ -96,6 +100,7 @@ def make_phi_recall(
         model,
         name,
         threshold=threshold,
+        temperature=temperature,
         spans_key=spans_key,
         include_ents=include_ents,
         set_ents=set_ents,
@@ -142,6 +147,7 @@ class PhiRecall(TrainablePipe):
         name: str = "phi_recall",
         *,
         threshold: float = 0.5,
+        temperature: float = 1.0,
         spans_key: str = DEFAULT_SPANS_KEY,
         include_ents: bool = True,
         set_ents: bool = False,
@@ -150,6 +156,8 @@ class PhiRecall(TrainablePipe):
         """Initialize the component.
 
         threshold (float): a token is PHI when ``1 - P(outside) >= threshold``.
+        temperature (float): ``P`` is the classifier's distribution with its
+            logits divided by this (1: as trained; > 1: softer).
         spans_key (str): the span group written (entities + recall spans).
         include_ents (bool): put ``doc.ents`` in the group and never add a
             recall span over an entity.
@@ -163,6 +171,7 @@ class PhiRecall(TrainablePipe):
         self.cfg: dict[str, Any] = {
             "labels": [],
             "threshold": threshold,
+            "temperature": temperature,
             "spans_key": spans_key,
             "include_ents": include_ents,
             "set_ents": set_ents,
@@ -173,6 +182,9 @@ class PhiRecall(TrainablePipe):
         threshold = self.cfg["threshold"]
         if not isinstance(threshold, (int, float)) or not 0.0 < threshold <= 1.0:
             raise DeidError(f"phi_recall: threshold must be a probability in (0, 1], got {threshold!r}.")
+        temperature = self.cfg["temperature"]
+        if not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise DeidError(f"phi_recall: temperature must be a positive number, got {temperature!r}.")
         if not self.cfg["spans_key"]:
             raise DeidError("phi_recall: spans_key must name a span group (e.g. \"phi\").")
 
@@ -221,7 +233,12 @@ class PhiRecall(TrainablePipe):
                 covered[ent.start : ent.end] = [True] * len(ent)
             content = [any(c.isalnum() for c in token.text) for token in doc]
             found = recall_spans(
-                probabilities, labels, threshold=self.cfg["threshold"], covered=covered, content=content
+                probabilities,
+                labels,
+                threshold=self.cfg["threshold"],
+                covered=covered,
+                content=content,
+                temperature=self.cfg["temperature"],
             )
             added = [doc[start:end] for start, end, _ in found]
             for span, (_, _, label) in zip(added, found):

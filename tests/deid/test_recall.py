@@ -65,6 +65,18 @@ def test_bad_shapes_raise(kwargs) -> None:
         recall_spans(labels=LABELS, threshold=0.5, **kwargs)
 
 
+def test_temperature_softens_confident_rows() -> None:
+    # P(outside) 0.99 for both tokens; the second spreads its PHI mass over two labels.
+    p = probs([(0.99, 0.01, 0.0), (0.99, 0.005, 0.005)])
+    kwargs = {"threshold": 0.2, "covered": [False, False], "content": [True, True]}
+    assert recall_spans(p, LABELS, **kwargs) == []
+    # At T = 3 the PHI shares become 0.178 and 0.255: only the spread token reaches 0.2.
+    assert recall_spans(p, LABELS, temperature=3.0, **kwargs) == [(1, 2, "PAIS")]
+    assert recall_spans(p, LABELS, temperature=1.0, **kwargs) == recall_spans(p, LABELS, **kwargs)
+    with pytest.raises(DeidError, match="temperature"):
+        recall_spans(p, LABELS, temperature=0.0, **kwargs)
+
+
 def test_bad_threshold_raises() -> None:
     with pytest.raises(DeidError, match="threshold"):
         recall_spans(np.zeros((1, 3)), LABELS, threshold=0.0, covered=[False], content=[True])

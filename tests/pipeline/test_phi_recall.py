@@ -100,7 +100,9 @@ def test_randomizer_replaces_the_span_group() -> None:
     assert doc._.deid_text.startswith("Paciente ") and doc._.deid_text.endswith(", ingresa.")
 
 
-@pytest.mark.parametrize("cfg", [{"threshold": 0.0}, {"threshold": 1.5}, {"spans_key": ""}])
+@pytest.mark.parametrize(
+    "cfg", [{"threshold": 0.0}, {"threshold": 1.5}, {"temperature": 0.0}, {"temperature": -1}, {"spans_key": ""}]
+)
 def test_bad_options_raise(cfg) -> None:
     with pytest.raises(DeidError, match="phi_recall"):
         make_nlp(**cfg)
