@@ -96,10 +96,16 @@ def recall_spans(
     return spans
 
 
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature`` (max-shifted, float64)."""
+    scaled = np.asarray(logits, dtype="float64") / temperature
+    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
 def soften(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """Rows of ``probabilities`` at ``temperature``: ``p ** (1 / T)``, renormalized (logits / T under a softmax)."""
-    scaled = np.power(np.clip(np.asarray(probabilities, dtype="float64"), 1e-30, None), 1.0 / temperature)
-    return scaled / scaled.sum(axis=1, keepdims=True)
+    return softmax(np.log(np.clip(np.asarray(probabilities, dtype="float64"), 1e-30, None)), temperature)
 
 
 def _trim(

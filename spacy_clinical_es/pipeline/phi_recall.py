@@ -24,7 +24,6 @@ probabilities.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any, Optional
@@ -39,10 +38,8 @@ from thinc.api import Config, Model, SequenceCategoricalCrossentropy
 from thinc.types import Floats2d
 
 from ..deid import DeidError
-from ..deid.recall import recall_spans
+from ..deid.recall import recall_spans, softmax
 from ..evaluation.metrics import deid_token_scores
-
-logger = logging.getLogger(__name__)
 
 #: The class of tokens outside every PHI span (column 0 of the model's output).
 OUTSIDE = "O"
@@ -132,11 +129,6 @@ def make_phi_recall_scorer() -> Callable[..., dict[str, Any]]:
     return phi_recall_score
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 class PhiRecall(TrainablePipe):
     """Add the uncovered tokens a per-token PHI classifier flags to a span group of everything to replace."""
 
@@ -195,6 +187,7 @@ class PhiRecall(TrainablePipe):
 
     @property
     def classes(self) -> list[str]:
+        """The model's output classes: ``OUTSIDE``, then the labels."""
         return [OUTSIDE, *self.labels]
 
     def add_label(self, label: str) -> int:
@@ -219,7 +212,7 @@ class PhiRecall(TrainablePipe):
         for doc_scores in scores:
             array = self.model.ops.to_numpy(doc_scores)
             if len(array) and not np.allclose(array.sum(axis=1), 1.0, atol=1e-3):
-                array = _softmax(array)  # a model built with normalize = false returns logits
+                array = softmax(array).astype("float32")  # a model built with normalize = false returns logits
             result.append(array)
         return result
 
