@@ -52,8 +52,26 @@ class Annotation:
 
 
 @dataclass
+class Relation:
+    """A binary relation between two annotations of one document.
+
+    BRAT writes it as ``R1<TAB>Scope Arg1:T1 Arg2:T2``: ``id`` is ``R1``,
+    ``type`` is ``Scope``, ``arg1``/``arg2`` are annotation ids and ``roles``
+    keeps the two role names as written (``Arg1``/``Arg2`` almost always).
+    NUBes links a negation/uncertainty cue to its scope this way (``Scope``,
+    ``DiscScope``, ``DiscMarker``).
+    """
+
+    id: str
+    type: str
+    arg1: str
+    arg2: str
+    roles: tuple[str, str] = ("Arg1", "Arg2")
+
+
+@dataclass
 class Document:
-    """A text with its annotations, as read from one corpus."""
+    """A text with its annotations (and relations between them), as read from one corpus."""
 
     id: str
     text: str
@@ -61,6 +79,7 @@ class Document:
     corpus: str = ""
     path: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
+    relations: list[Relation] = field(default_factory=list)
 
 
 def normalize_doc_id(name: str) -> str:

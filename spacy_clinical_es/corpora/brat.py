@@ -12,8 +12,12 @@ Supported ``.ann`` lines (fields separated by a TAB, sub-fields by a space):
   (kept verbatim, including leading spaces; ``#`` ids may repeat).
 * ``N1<TAB>Reference T3 DB:ID<TAB>name`` — stored as ``Annotation.codes[DB]``
   (several ``N`` lines for one DB are ``+``-joined; the name is not kept).
+* ``R1<TAB>TYPE Arg1:T3 Arg2:T4`` — a :class:`~.annotations.Relation` in
+  ``Document.relations`` (id, type, both arguments and their role names kept;
+  an optional empty third field is accepted). Both arguments must be
+  text-bound annotations of the same file.
 
-Relations and events (``R``, ``E``, ``*``) are rejected, never skipped.
+Events and equivalences (``E``, ``*``) are rejected, never skipped.
 Overlapping and nested annotations are kept as they are. Every problem raises
 :class:`~spacy_clinical_es.errors.CorpusFormatError` with the file, the
 1-based line and the annotation id; messages give offsets and lengths, never
@@ -29,7 +33,7 @@ from pathlib import Path
 
 from ..errors import CorpusFormatError, DataDirError
 from ..util import PathLike
-from .annotations import Annotation, Document, Fragment, normalize_doc_id
+from .annotations import Annotation, Document, Fragment, Relation, normalize_doc_id
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ _T_ID = re.compile(r"T\S*")
 _ATTR_SPEC = re.compile(r"(\S+) (\S+)(?: (\S+))?")
 _NOTE_SPEC = re.compile(r"AnnotatorNotes (\S+)")
 _NORM_SPEC = re.compile(r"Reference (\S+) ([^\s:]+):(\S+)")
+_REL_SPEC = re.compile(r"(\S+) ([^\s:]+):(\S+) ([^\s:]+):(\S+)")
+_R_ID = re.compile(r"R\S*")
 # Ids quoted in messages must look like ids: a garbage line's first field may be text.
 _SAFE_ID = re.compile(r"[TAMN#RE*][0-9A-Za-z_.\-]{0,30}")
 _MAX_DIGITS = 15
@@ -165,15 +171,27 @@ def _check_text_field(
 
 
 def parse_ann(text_of_ann: str, doc_text: str, *, path: PathLike | None = None) -> list[Annotation]:
+    """Parse a ``.ann`` file's content and return its text-bound annotations.
+
+    Relations are parsed and validated too (a bad ``R`` line raises) but not
+    returned: use :func:`parse_standoff` to get them.
+    """
+    return parse_standoff(text_of_ann, doc_text, path=path)[0]
+
+
+def parse_standoff(
+    text_of_ann: str, doc_text: str, *, path: PathLike | None = None
+) -> tuple[list[Annotation], list[Relation]]:
     """Parse the content of a ``.ann`` file against its document text.
 
     Returns the text-bound annotations in file order with their attributes,
-    notes and normalisation codes attached. Raises CorpusFormatError on any
-    malformed line, bad offset, text mismatch or unknown referenced id.
+    notes and normalisation codes attached, and the relations in file order.
+    Raises CorpusFormatError on any malformed line, bad offset, text mismatch
+    or unknown referenced id.
     """
     where = None if path is None else str(path)
     annotations: dict[str, Annotation] = {}
-    references: list[tuple[int, str]] = []  # (line number, line) of A/M/N/# lines
+    references: list[tuple[int, str]] = []  # (line number, line) of A/M/N/#/R lines
     for lineno, content in enumerate(text_of_ann.split("\n"), 1):
         content = content.removesuffix("\r")
         if not content.strip():
@@ -186,31 +204,42 @@ def parse_ann(text_of_ann: str, doc_text: str, *, path: PathLike | None = None) 
                     "duplicate annotation id", path=where, line=lineno, annotation_id=_safe_id(ann.id)
                 )
             annotations[ann.id] = ann
-        elif kind in "AMN#":
+        elif kind in "AMN#R":
             references.append((lineno, content))
-        elif kind in "RE*":
+        elif kind in "E*":
             raise CorpusFormatError(
-                "relation/event lines (R, E, *) are not supported; remove them or turn them into attributes",
+                "event/equivalence lines (E, *) are not supported; remove them or turn them into relations (R)",
                 path=where,
                 line=lineno,
                 annotation_id=_safe_id(content.split("\t", 1)[0]),
             )
         else:
             raise CorpusFormatError(
-                "malformed line: expected a T, A, M, N or # annotation line",
+                "malformed line: expected a T, R, A, M, N or # annotation line",
                 path=where,
                 line=lineno,
             )
     seen_attribute_ids: dict[str, int] = {}
+    relations: dict[str, tuple[int, Relation]] = {}
     for lineno, content in references:
         kind = content[0]
         if kind in "AM":
             _parse_attribute(content, annotations, seen_attribute_ids, path=where, lineno=lineno)
         elif kind == "#":
             _parse_note(content, annotations, path=where, lineno=lineno)
+        elif kind == "R":
+            relation = _parse_relation(content, annotations, path=where, lineno=lineno)
+            if relation.id in relations:
+                raise CorpusFormatError(
+                    f"duplicate relation id (first on line {relations[relation.id][0]})",
+                    path=where,
+                    line=lineno,
+                    annotation_id=_safe_id(relation.id),
+                )
+            relations[relation.id] = (lineno, relation)
         else:
             _parse_normalization(content, annotations, path=where, lineno=lineno)
-    return list(annotations.values())
+    return list(annotations.values()), [relation for _, relation in relations.values()]
 
 
 def _parse_text_bound(content: str, doc_text: str, *, path: str | None, lineno: int) -> Annotation:
@@ -330,6 +359,32 @@ def _parse_normalization(
     ann.codes[db] = f"{ann.codes[db]}+{code}" if db in ann.codes else code
 
 
+def _parse_relation(
+    content: str, annotations: dict[str, Annotation], *, path: str | None, lineno: int
+) -> Relation:
+    fields = content.split("\t")
+    line_id = fields[0]
+    match = _REL_SPEC.fullmatch(fields[1]) if len(fields) in (2, 3) else None
+    if match is None or not _R_ID.fullmatch(line_id) or (len(fields) == 3 and fields[2].strip()):
+        raise CorpusFormatError(
+            "malformed relation line: expected 'ID<TAB>TYPE Arg1:TARGET Arg2:TARGET'",
+            path=path,
+            line=lineno,
+            annotation_id=_safe_id(line_id),
+        )
+    rel_type, role1, arg1, role2, arg2 = match.groups()
+    if role1 == role2:
+        raise CorpusFormatError(
+            f"relation has two arguments with the same role {role1!r}; roles must differ",
+            path=path,
+            line=lineno,
+            annotation_id=_safe_id(line_id),
+        )
+    for target in (arg1, arg2):
+        _target(target, annotations, path=path, lineno=lineno, line_id=line_id)
+    return Relation(id=line_id, type=rel_type, arg1=arg1, arg2=arg2, roles=(role1, role2))
+
+
 def read_brat_document(
     txt_path: PathLike, ann_path: PathLike | None = None, *, corpus: str = ""
 ) -> Document:
@@ -345,8 +400,9 @@ def read_brat_document(
     explicit = ann_path is not None
     ann_file = Path(ann_path) if ann_path is not None else txt_path.with_suffix(".ann")
     annotations: list[Annotation] = []
+    relations: list[Relation] = []
     if ann_file.is_file():
-        annotations = parse_ann(read_text_file(ann_file), text, path=str(ann_file))
+        annotations, relations = parse_standoff(read_text_file(ann_file), text, path=str(ann_file))
     elif explicit:
         raise CorpusFormatError("annotation file not found", path=str(ann_file))
     for ann in annotations:
@@ -357,6 +413,7 @@ def read_brat_document(
         annotations=annotations,
         corpus=corpus,
         path=str(txt_path),
+        relations=relations,
     )
 
 
@@ -423,7 +480,8 @@ def format_ann(document: Document, *, notes_from_codes: str | None = None) -> st
     """Write a document's annotations as ``.ann`` content.
 
     Each annotation gives its ``T`` line followed by its ``A``, ``N`` and
-    ``#`` lines (numbered through the file). ``notes_from_codes`` names a
+    ``#`` lines (numbered through the file); the relations' ``R`` lines
+    follow, with their own ids. ``notes_from_codes`` names a
     terminology whose code is written as an AnnotatorNotes line instead of an
     ``N`` line — the official CANTEMIST layout (``#1 AnnotatorNotes T1 8041/3``).
     Raises CorpusFormatError for content BRAT cannot hold (whitespace in a
@@ -477,7 +535,43 @@ def format_ann(document: Document, *, notes_from_codes: str | None = None) -> st
             _check_writable(note, "a note", document, ann.id, allow_space=True)
             n_note += 1
             lines.append(f"#{n_note}\tAnnotatorNotes {ann.id}\t{note}")
+    lines += _relation_lines(document, seen)
     return "".join(line + "\n" for line in lines)
+
+
+def _relation_lines(document: Document, annotation_ids: set) -> list[str]:
+    """``R`` lines of a document, ids kept, after checking they can be read back."""
+    where = document.path or document.id
+    lines: list[str] = []
+    seen: set = set()
+    for rel in document.relations:
+        if not _R_ID.fullmatch(rel.id) or rel.id in seen:
+            raise CorpusFormatError(
+                "cannot write relation id in BRAT: ids must be unique, start with 'R' and have no whitespace",
+                path=where,
+                annotation_id=_safe_id(rel.id),
+            )
+        seen.add(rel.id)
+        _check_writable(rel.type, "a relation type", document, rel.id)
+        for role in rel.roles:
+            _check_writable(role, "a relation role", document, rel.id)
+            if ":" in role:
+                raise CorpusFormatError(
+                    "cannot write a relation role containing ':' in BRAT", path=where, annotation_id=_safe_id(rel.id)
+                )
+        if rel.roles[0] == rel.roles[1]:
+            raise CorpusFormatError(
+                "cannot write a relation whose two roles are equal", path=where, annotation_id=_safe_id(rel.id)
+            )
+        for arg in (rel.arg1, rel.arg2):
+            if arg not in annotation_ids:
+                raise CorpusFormatError(
+                    f"relation argument {_safe_id(arg) or '(not an id)'} names no annotation of the document",
+                    path=where,
+                    annotation_id=_safe_id(rel.id),
+                )
+        lines.append(f"{rel.id}\t{rel.type} {rel.roles[0]}:{rel.arg1} {rel.roles[1]}:{rel.arg2}")
+    return lines
 
 
 def write_brat_document(

@@ -18,6 +18,7 @@ CORPUS_PATHS = {
     "symptemist": "symptemist",
     "codiesp": "codiesp/final_dataset_v4_to_publish",
     "cantemist": "cantemist",
+    "nubes": "nubes",
 }
 
 

@@ -19,7 +19,8 @@
       {"document": {"id", "corpus", "path", "meta"},
        "span_key": "<span_key>",
        "annotations": {"<annotation id>": {"label", "fragments": [[start, end], …],
-                                           "codes", "attributes", "notes", "source"}}}
+                                           "codes", "attributes", "notes", "source"}},
+       "relations": [{"id", "type", "arg1", "arg2", "roles": [role1, role2]}, …]}
 
   Fragments are the exact character offsets (source order), so
   ``doc_to_document`` restores every annotation exactly, whatever the
@@ -52,7 +53,7 @@ from spacy.tokens import Doc, Span
 
 from ..errors import CorpusFormatError
 from ..util import PathLike
-from .annotations import Annotation, Document, Fragment
+from .annotations import Annotation, Document, Fragment, Relation
 from .brat import fragment_text, write_brat_document
 from .report import ConversionReport
 
@@ -222,7 +223,13 @@ def document_to_doc(
         },
         "span_key": key,
         "annotations": records,
+        "relations": [
+            {"id": rel.id, "type": rel.type, "arg1": rel.arg1, "arg2": rel.arg2, "roles": list(rel.roles)}
+            for rel in document.relations
+        ],
     }
+    if document.relations:
+        report.add_converted(counter, "relations", len(document.relations))
     if set_ents:
         chosen = choose_ents(candidates)
         chosen_set = set(chosen)
@@ -330,7 +337,12 @@ def doc_to_document(doc: Doc, span_key: str | None = None) -> Document:
     corpus = info.get("corpus") or ""
     records = store.get("annotations") if store.get("span_key") == key else None
     annotations: list[Annotation] = []
+    relations: list[Relation] = []
     if isinstance(records, dict):
+        relations = [
+            Relation(id=r["id"], type=r["type"], arg1=r["arg1"], arg2=r["arg2"], roles=tuple(r["roles"]))
+            for r in store.get("relations") or []
+        ]
         annotations = [_annotation_from_record(ann_id, rec, doc.text) for ann_id, rec in records.items()]
         extra = [span for span in doc.spans.get(key, []) if span.id_ not in records]
         annotations += spans_to_annotations(extra, source=corpus, reserved_ids=records)
@@ -345,6 +357,7 @@ def doc_to_document(doc: Doc, span_key: str | None = None) -> Document:
         corpus=corpus,
         path=info.get("path"),
         meta=dict(info.get("meta") or {}),
+        relations=relations,
     )
 
 

@@ -7,12 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spacy_clinical_es.corpora.annotations import Annotation, Document
+from spacy_clinical_es.corpora.annotations import Annotation, Document, Relation
 from spacy_clinical_es.corpora.brat import (
     BINARY_ATTRIBUTE_VALUE,
     format_ann,
     iter_brat_dir,
     parse_ann,
+    parse_standoff,
     read_brat_document,
     read_text_dir,
     write_brat_document,
@@ -32,11 +33,12 @@ def _annotation_view(ann: Annotation) -> tuple:
 
 
 def test_every_ann_file_round_trips(data_dir: Path) -> None:
-    """Read, re-write and re-parse every .ann of the data directory (ids, attributes, notes)."""
+    """Read, re-write and re-parse every .ann of the data directory (ids, attributes, notes, relations)."""
     folders = sorted({p.parent for p in data_dir.rglob("*.ann")})
     assert folders, "no .ann files under the data directory"
-    n_docs = n_anns = n_attrs = n_notes = 0
-    raw_t = raw_a = raw_notes = 0
+    n_docs = n_anns = n_attrs = n_notes = n_rels = 0
+    raw_t = raw_a = raw_notes = raw_r = 0
+    rel_types: dict[str, int] = {}
     for folder in folders:
         for document in iter_brat_dir(folder):
             ann_path = Path(document.path).with_suffix(".ann")
@@ -44,18 +46,36 @@ def test_every_ann_file_round_trips(data_dir: Path) -> None:
             raw_t += sum(line.startswith("T") for line in raw)
             raw_a += sum(line.startswith(("A", "M")) for line in raw)
             raw_notes += sum(line.startswith("#") for line in raw)
-            back = parse_ann(format_ann(document), document.text, path="rewritten")
+            raw_r += sum(line.startswith("R") for line in raw)
+            back, back_rels = parse_standoff(format_ann(document), document.text, path="rewritten")
             assert [_annotation_view(a) for a in back] == [_annotation_view(a) for a in document.annotations], (
                 ann_path
             )
+            assert back_rels == document.relations, ann_path
             n_docs += 1
             n_anns += len(document.annotations)
             n_attrs += sum(len(a.attributes) for a in document.annotations)
             n_notes += sum(len(a.notes) for a in document.annotations)
+            n_rels += len(document.relations)
+            for rel in document.relations:
+                rel_types[rel.type] = rel_types.get(rel.type, 0) + 1
     # Independent raw counts: nothing was lost on the way in.
     assert n_docs == sum(len(list(f.glob("*.txt"))) for f in folders)
-    assert (n_anns, n_attrs, n_notes) == (raw_t, raw_a, raw_notes)
+    assert (n_anns, n_attrs, n_notes, n_rels) == (raw_t, raw_a, raw_notes, raw_r)
     assert n_anns > 40_000 and n_attrs > 2_000 and n_notes > 12_000
+    if (data_dir / "nubes").is_dir():
+        # NUBes SOURCE.md: Scope 8,496 · DiscScope 502 · DiscMarker 74.
+        assert rel_types == {"Scope": 8_496, "DiscScope": 502, "DiscMarker": 74}
+
+
+def test_nubes_relation_lines_are_reproduced_byte_for_byte(corpus_path) -> None:
+    """NUBes .ann files hold T lines then R lines, both in id order: format_ann gives the same bytes."""
+    folder = corpus_path("nubes") / "NUBes" / "SAMPLE-002"
+    documents = list(iter_brat_dir(folder))[:40]
+    assert sum(len(d.relations) for d in documents) > 50
+    for document in documents:
+        original = Path(document.path).with_suffix(".ann").read_bytes().decode("utf-8")
+        assert format_ann(document) == original
 
 
 def test_meddocan_files_are_reproduced_byte_for_byte(corpus_path) -> None:
@@ -171,10 +191,16 @@ def test_text_mismatch_in_second_fragment(tmp_path: Path) -> None:
         "A1\tIMAGEN T1 a b",
         "#1\tAnnotatorNotes\tJuan Pérez",
         "N1\tReference T1 nocolon\tJuan Pérez",
-        "R1\tRel Arg1:T1 Arg2:T1",
+        "R1\tRel Arg1:T1",
+        "R1\tRel Arg1 T1 Arg2:T1",
+        "R1\tRel Arg1:T1 Arg1:T1",
+        "R1\tRel Arg1:T1 Arg2:T1\tJuan Pérez",
+        "E1\tEvent:T1",
+        "*\tEquiv T1 T1",
     ],
-    ids=["spaces", "dash", "no-offsets", "no-id", "attr-fields", "note-target", "norm-db", "relation"],
-)
+    ids=["spaces", "dash", "no-offsets", "no-id", "attr-fields", "note-target", "norm-db", "relation-one-arg",
+         "relation-no-colon", "relation-same-role", "relation-text", "event", "equiv"],
+)  # fmt: skip
 def test_malformed_line(tmp_path: Path, line: str) -> None:
     txt = _write_pair(tmp_path, f"T1\tPERSONA 9 19\tJuan Pérez\n{line}\n")
     with pytest.raises(CorpusFormatError) as err:
@@ -184,14 +210,65 @@ def test_malformed_line(tmp_path: Path, line: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["A1\tIMAGEN T9", "#1\tAnnotatorNotes T9\tJuan Pérez", "N1\tReference T9 SNOMEDCT:1\tJuan Pérez"],
-    ids=["attribute", "note", "normalization"],
+    [
+        "A1\tIMAGEN T9",
+        "#1\tAnnotatorNotes T9\tJuan Pérez",
+        "N1\tReference T9 SNOMEDCT:1\tJuan Pérez",
+        "R1\tScope Arg1:T1 Arg2:T9",
+        "R1\tScope Arg1:T9 Arg2:T1",
+    ],
+    ids=["attribute", "note", "normalization", "relation-arg2", "relation-arg1"],
 )
 def test_unknown_referenced_id(tmp_path: Path, line: str) -> None:
     txt = _write_pair(tmp_path, f"T1\tPERSONA 9 19\tJuan Pérez\n{line}\n")
     with pytest.raises(CorpusFormatError) as err:
         read_brat_document(txt)
     assert "unknown annotation id T9" in _assert_error(err, line=2)
+
+
+def test_relations_are_read_and_written_with_ids_and_roles(tmp_path: Path) -> None:
+    content = (
+        "T1\tNegSynMarker 20 23\tcon\n"
+        "T2\tDISO 24 29;40 45\tdolor agudo\n"
+        "R3\tScope Arg1:T1 Arg2:T2\t\n"
+        "R1\tLinks Source:T2 Target:T1\n"
+    )
+    txt = _write_pair(tmp_path, content)
+    document = read_brat_document(txt)
+    assert document.relations == [
+        Relation("R3", "Scope", "T1", "T2"),
+        Relation("R1", "Links", "T2", "T1", roles=("Source", "Target")),
+    ]
+    written = format_ann(document)
+    assert written.endswith("R3\tScope Arg1:T1 Arg2:T2\nR1\tLinks Source:T2 Target:T1\n")
+    assert parse_standoff(written, document.text)[1] == document.relations
+
+
+def test_duplicate_relation_id(tmp_path: Path) -> None:
+    txt = _write_pair(
+        tmp_path, "T1\tPERSONA 9 19\tJuan Pérez\nR1\tX Arg1:T1 Arg2:T1\nR1\tY Arg1:T1 Arg2:T1\n"
+    )
+    with pytest.raises(CorpusFormatError) as err:
+        read_brat_document(txt)
+    assert "duplicate relation id (first on line 2)" in _assert_error(err, line=3)
+
+
+@pytest.mark.parametrize(
+    "relation",
+    [
+        Relation("R1", "Scope", "T1", "T9"),
+        Relation("T1", "Scope", "T1", "T1"),
+        Relation("R1", "Sco pe", "T1", "T1"),
+        Relation("R1", "Scope", "T1", "T1", roles=("A:1", "Arg2")),
+        Relation("R1", "Scope", "T1", "T1", roles=("Arg", "Arg")),
+    ],
+    ids=["unknown-arg", "bad-id", "space-in-type", "colon-in-role", "same-roles"],
+)
+def test_unwritable_relations_raise(relation: Relation) -> None:
+    document = Document("d", TEXT, [Annotation("T1", "PERSONA", [(9, 19)], SECRET)], relations=[relation])
+    with pytest.raises(CorpusFormatError) as err:
+        format_ann(document)
+    assert SECRET not in str(err.value)
 
 
 def test_duplicate_id(tmp_path: Path) -> None:
@@ -335,14 +412,21 @@ def _documents(draw: st.DrawFn) -> Document:
                 f"T{i + 1}", label, fragments, " ".join(text[s:e] for s, e in fragments), codes, attrs, notes
             )
         )
-    return Document("d", text, annotations)
+    relations = []
+    if annotations:
+        ids = st.sampled_from([a.id for a in annotations])
+        for i in range(draw(st.integers(0, 3))):
+            roles = draw(st.lists(_token.filter(lambda t: ":" not in t), min_size=2, max_size=2, unique=True))
+            relations.append(Relation(f"R{i + 1}", draw(_token), draw(ids), draw(ids), roles=tuple(roles)))
+    return Document("d", text, annotations, relations=relations)
 
 
 @settings(max_examples=200, deadline=None)
 @given(_documents())
 def test_format_then_parse_round_trips(document: Document) -> None:
-    back = parse_ann(format_ann(document), document.text)
+    back, relations = parse_standoff(format_ann(document), document.text)
     assert [_annotation_view(a) for a in back] == [_annotation_view(a) for a in document.annotations]
+    assert relations == document.relations
 
 
 def test_error_ids_are_only_quoted_when_they_look_like_ids() -> None:

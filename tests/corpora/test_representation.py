@@ -6,8 +6,8 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 
-from spacy_clinical_es.corpora.annotations import Annotation, Document
-from spacy_clinical_es.corpora.brat import format_ann, parse_ann
+from spacy_clinical_es.corpora.annotations import Annotation, Document, Relation
+from spacy_clinical_es.corpora.brat import format_ann, iter_brat_dir, parse_ann
 from spacy_clinical_es.corpora.readers import iter_corpus
 from spacy_clinical_es.corpora.report import ConversionReport
 from spacy_clinical_es.corpora.representation import (
@@ -51,6 +51,7 @@ def _document() -> Document:
             Annotation("T4", "PROC", [(56, 59)], "TAC"),  # nested in T3
             Annotation("T5", "ANAT", [(6, 15)], "abdominal"),  # nested in T1
         ],
+        relations=[Relation("R1", "Scope", "T3", "T4"), Relation("R2", "Part", "T5", "T1", roles=("Of", "Whole"))],
     )
 
 
@@ -187,6 +188,19 @@ def test_duplicate_ids_are_rejected(nlp) -> None:
     document = Document("S", TEXT, [Annotation("T1", "X", [(0, 5)], "Dolor"), Annotation("T1", "X", [(6, 15)], "x")])
     with pytest.raises(CorpusFormatError, match="annotation T1"):
         document_to_doc(document, nlp)
+
+
+def test_nubes_relations_round_trip_through_docbin(corpus_path, nlp) -> None:
+    folder = corpus_path("nubes") / "NUBes" / "SAMPLE-003"
+    documents = list(itertools.islice(iter_brat_dir(folder, corpus="nubes"), 10))
+    report = ConversionReport()
+    docbin = DocBin(store_user_data=True)
+    for document in documents:
+        docbin.add(document_to_doc(document, nlp, report=report))
+    restored = [doc_to_document(d) for d in DocBin().from_bytes(docbin.to_bytes()).get_docs(nlp.vocab)]
+    assert restored == documents
+    n_relations = sum(len(d.relations) for d in documents)
+    assert n_relations > 0 and report.count("nubes", "relations") == n_relations
 
 
 @pytest.mark.parametrize(("name", "split"), [("codiesp", "dev"), ("medprocner", "train"), ("meddocan", "dev")])
