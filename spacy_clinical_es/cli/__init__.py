@@ -23,4 +23,4 @@ def main() -> None:
     app()
 
 
-from . import convert, deid, evaluate, tokenization  # noqa: F401  (registers the commands)
+from . import benchmark, convert, deid, evaluate, tokenization  # noqa: F401  (registers the commands)
