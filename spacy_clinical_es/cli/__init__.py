@@ -14,6 +14,8 @@ app = typer.Typer(
     help="Spanish clinical NLP: corpus conversion, tokenization report, evaluation.",
     no_args_is_help=True,
     add_completion=False,
+    # Never print local variables in tracebacks: they hold clinical text and keys (issue 20).
+    pretty_exceptions_show_locals=False,
 )
 
 
