@@ -17,21 +17,38 @@ Both only *fill gaps*: :func:`fill_gaps` adds a candidate when it overlaps no
 existing span and no candidate already added (longest first, then earliest).
 Phrases are tuples of token strings (case-sensitive); nothing here logs or
 raises with their text.
+
+A gazetteer learnt from notes is itself PHI, so what is *kept* (saved with a
+pipeline) is a :class:`HashedPhrases` table: keyed hashes (HMAC-SHA256,
+truncated to 128 bits) of each phrase's normalized token sequence (Unicode
+NFC, case kept, tokens joined by U+001F) and of its first token, with the
+phrase's label and length. The key stays outside the table: without it the
+table matches nothing and reveals no phrase; with it, a phrase can only be
+confirmed by guessing it. Matching is the same as :func:`find_phrases` over
+the plain phrases (tests check it).
 """
 from __future__ import annotations
 
+import hmac
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .errors import DeidError
 
 __all__ = [
+    "DIGEST_BYTES",
     "GazetteerBuilder",
+    "HashedPhrases",
     "Phrase",
     "TokenSpan",
     "fill_gaps",
     "find_phrases",
+    "key_check",
+    "phrase_digest",
     "propagation_phrases",
+    "token_digest",
 ]
 
 #: A phrase: its token strings.
@@ -153,3 +170,134 @@ class GazetteerBuilder:
                 continue
             result[phrase] = min(labels.items(), key=lambda item: (-item[1], item[0]))[0]
         return result
+
+
+# -- keyed hashes: the form in which a gazetteer is kept --------------------------------
+
+#: Bytes kept of each HMAC-SHA256 digest (128 bits: collisions are out of reach for any gazetteer).
+DIGEST_BYTES = 16
+_PHRASE_DOMAIN = b"spacy_clinical_es.phi_gazetteer.phrase\x00"
+_FIRST_DOMAIN = b"spacy_clinical_es.phi_gazetteer.first\x00"
+_CHECK_MESSAGE = b"spacy_clinical_es.phi_gazetteer.key-check"
+_SEPARATOR = "\x1f"
+
+
+def _key_bytes(key: bytes | str) -> bytes:
+    value = key.encode("utf8") if isinstance(key, str) else bytes(key)
+    if not value:
+        raise DeidError("gazetteer: the hashing key is empty; give a non-empty secret")
+    return value
+
+
+def _normalized(tokens: Iterable[str]) -> bytes:
+    return _SEPARATOR.join(unicodedata.normalize("NFC", t) for t in tokens).encode("utf8")
+
+
+def phrase_digest(key: bytes | str, tokens: Sequence[str]) -> str:
+    """Keyed hash (hex) of a phrase: HMAC-SHA256 of its NFC token sequence, truncated to :data:`DIGEST_BYTES`."""
+    return hmac.digest(_key_bytes(key), _PHRASE_DOMAIN + _normalized(tokens), "sha256")[:DIGEST_BYTES].hex()
+
+
+def token_digest(key: bytes | str, token: str) -> str:
+    """Keyed hash (hex) of a phrase's first token (another domain than :func:`phrase_digest`)."""
+    return hmac.digest(_key_bytes(key), _FIRST_DOMAIN + _normalized((token,)), "sha256")[:DIGEST_BYTES].hex()
+
+
+def key_check(key: bytes | str) -> str:
+    """A short keyed value saved with a table, so that a wrong key is detected (it reveals nothing of the key)."""
+    return hmac.digest(_key_bytes(key), _CHECK_MESSAGE, "sha256")[:8].hex()
+
+
+class HashedPhrases:
+    """A gazetteer kept as keyed hashes; :meth:`find` needs the key it was built with.
+
+    Records (:meth:`records`, :meth:`add_records`) are ``{"label", "length",
+    "first", "digest"}``: a label, a token count and two hex digests (first
+    token, whole phrase), nothing of the phrase's text.
+    """
+
+    def __init__(self) -> None:
+        # phrase digest -> (label, length, first-token digest)
+        self._entries: dict[str, tuple[str, int, str]] = {}
+        self._firsts: set[str] = set()
+        self._lengths: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels of the phrases (sorted)."""
+        return tuple(sorted({label for label, _, _ in self._entries.values()}))
+
+    def _put(self, digest: str, label: str, length: int, first: str) -> None:
+        self._entries[digest] = (label, length, first)
+        self._firsts.add(first)
+        if length not in self._lengths:
+            self._lengths = sorted({*self._lengths, length}, reverse=True)
+
+    def add(self, key: bytes | str, phrases: Mapping[Phrase, str]) -> None:
+        """Hash ``phrases`` (token tuple -> label) with ``key`` and add them."""
+        key = _key_bytes(key)
+        for tokens, label in phrases.items():
+            if tokens:
+                self._put(phrase_digest(key, tokens), str(label), len(tokens), token_digest(key, tokens[0]))
+
+    def label_of(self, key: bytes | str, tokens: Sequence[str]) -> str | None:
+        """The label of the phrase ``tokens`` when the table holds it (hashed with ``key``), else ``None``."""
+        if not tokens:
+            return None
+        entry = self._entries.get(phrase_digest(key, tokens))
+        return entry[0] if entry is not None and entry[1] == len(tokens) else None
+
+    def records(self) -> list[dict[str, Any]]:
+        """The table as plain records, sorted by digest (no phrase text)."""
+        return [
+            {"label": label, "length": length, "first": first, "digest": digest}
+            for digest, (label, length, first) in sorted(self._entries.items())
+        ]
+
+    def add_records(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Add what :meth:`records` wrote."""
+        for i, record in enumerate(records):
+            try:
+                digest, first = _hex(record["digest"], i), _hex(record["first"], i)
+                label, length = str(record["label"]), int(record["length"])
+            except (KeyError, TypeError, ValueError) as err:
+                raise DeidError(
+                    f"gazetteer: record {i} is not a hashed phrase; expected 'label', 'length', 'first' and 'digest'"
+                ) from err
+            if length < 1 or not label:
+                raise DeidError(f"gazetteer: record {i} has an empty label or a length below 1")
+            self._put(digest, label, length, first)
+
+    def find(self, key: bytes | str, tokens: Sequence[str]) -> list[TokenSpan]:
+        """Every occurrence of a phrase of the table in ``tokens``, as :func:`find_phrases` finds them."""
+        if not self._entries:
+            return []
+        key = _key_bytes(key)
+        first_digests: dict[str, str] = {}
+        found: list[TokenSpan] = []
+        n = len(tokens)
+        for i, token in enumerate(tokens):
+            first = first_digests.get(token)
+            if first is None:
+                first = first_digests[token] = token_digest(key, token)
+            if first not in self._firsts:
+                continue
+            for length in self._lengths:
+                if i + length > n:
+                    continue
+                entry = self._entries.get(phrase_digest(key, tokens[i : i + length]))
+                if entry is not None and entry[1] == length:
+                    found.append((i, i + length, entry[0]))
+        return found
+
+
+def _hex(value: Any, index: int) -> str:
+    text = str(value)
+    try:
+        bytes.fromhex(text)
+    except ValueError as err:
+        raise DeidError(f"gazetteer: record {index} holds a digest that is not hexadecimal") from err
+    return text.lower()

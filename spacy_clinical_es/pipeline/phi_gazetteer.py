@@ -18,9 +18,24 @@ name, no relative in "médico de familia"). Added spans also go to
 ``doc.user_data["spacy_clinical_es.phi_gazetteer"]``.
 
 The gazetteer is the component's state, serialized like ``span_ruler``
-patterns (``phrases.jsonl``: ``{"label", "tokens"}``); it holds PHI-like
-strings of the training corpus, so keep trained pipelines out of version
-control as you would the corpus. Built from the ``initialize`` examples::
+patterns (``phrases.jsonl``), but a gazetteer learnt from notes is PHI, so
+``store`` says what is kept (see :mod:`spacy_clinical_es.deid.gazetteer`):
+
+* ``"hashed"`` (default): keyed hashes (HMAC-SHA256) of each phrase's
+  normalized token sequence and first token, with its label and length: no
+  phrase text. The key is never part of the pipeline: it is read at runtime
+  from ``SPACY_CLINICAL_ES_GAZETTEER_KEY`` (else ``SPACY_CLINICAL_ES_DEID_KEY``)
+  or given with :meth:`PhiGazetteer.set_key`, and must be the same when the
+  gazetteer is built (``initialize``) and when it is used. A short key check
+  value in ``cfg`` detects a wrong key. Without the key (or with a wrong one)
+  the gazetteer matches nothing, with a warning; in-document propagation still
+  works. ``initialize`` without a key keeps no phrases (a warning says so).
+* ``"none"``: no gazetteer is kept at all (propagation only).
+
+Phrases saved by an earlier version as ``{"label", "tokens"}`` records are
+hashed when loaded (or dropped, with a warning, without a key), so re-saving
+such a pipeline removes the verbatim phrases. Built from the ``initialize``
+examples::
 
     [initialize.components.phi_gazetteer]
     # nothing to set: the examples are the training corpus
@@ -30,6 +45,7 @@ or set directly with :meth:`add_phrases`.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
@@ -40,9 +56,11 @@ from thinc.api import Config
 from ..deid import DeidError
 from ..deid.gazetteer import (
     GazetteerBuilder,
+    HashedPhrases,
     Phrase,
     fill_gaps,
     find_phrases,
+    key_check,
     propagation_phrases,
 )
 from ._state import RecordsSerializable
@@ -55,6 +73,11 @@ DEFAULT_SPANS_KEY = "phi_gazetteer"
 PHI_GAZETTEER_USER_DATA_KEY = "spacy_clinical_es.phi_gazetteer"
 #: MEDDOCAN labels whose training phrases are worth looking for again: names of places and organisations.
 DEFAULT_LABELS = ["CALLE", "CENTRO_SALUD", "HOSPITAL", "INSTITUCION", "PAIS", "TERRITORIO"]
+#: Environment variables read (in this order) for the hashing key; runtime only, never in a config.
+GAZETTEER_KEY_ENV = "SPACY_CLINICAL_ES_GAZETTEER_KEY"
+FALLBACK_KEY_ENV = "SPACY_CLINICAL_ES_DEID_KEY"
+#: What the component keeps of its gazetteer: keyed hashes, or nothing.
+STORES = ("hashed", "none")
 
 phi_gazetteer_default_config = """
 [phi_gazetteer]
@@ -68,6 +91,7 @@ propagate_labels = null
 spans_key = "phi_gazetteer"
 set_ents = true
 refine = true
+store = "hashed"
 """
 DEFAULT_PHI_GAZETTEER_CONFIG = Config().from_str(phi_gazetteer_default_config)["phi_gazetteer"]
 
@@ -90,6 +114,7 @@ def make_phi_gazetteer(
     spans_key: Optional[str],  # noqa: UP045
     set_ents: bool,
     refine: bool,
+    store: str,
 ) -> PhiGazetteer:
     """Create a :class:`PhiGazetteer` (see the module docstring for the options)."""
     return PhiGazetteer(
@@ -105,6 +130,7 @@ def make_phi_gazetteer(
         spans_key=spans_key,
         set_ents=set_ents,
         refine=refine,
+        store=store,
     )
 
 
@@ -128,6 +154,7 @@ class PhiGazetteer(RecordsSerializable):
         spans_key: str | None = DEFAULT_SPANS_KEY,
         set_ents: bool = True,
         refine: bool = True,
+        store: str = "hashed",
     ) -> None:
         """Initialize the component.
 
@@ -143,6 +170,7 @@ class PhiGazetteer(RecordsSerializable):
         spans_key (Optional[str]): span group for the added spans; ``None``: none.
         set_ents (bool): add the spans to ``doc.ents``.
         refine (bool): trim titles from added names, drop "médico de familia" relatives.
+        store (str): what is kept of the gazetteer: ``"hashed"`` (keyed hashes) or ``"none"``.
         """
         self.nlp = nlp
         self.name = name
@@ -157,11 +185,17 @@ class PhiGazetteer(RecordsSerializable):
             "spans_key": spans_key,
             "set_ents": bool(set_ents),
             "refine": bool(refine),
+            "store": store,
+            "key_check": None,
         }
-        self._phrases: dict[Phrase, str] = {}
+        self._table = HashedPhrases()
+        self._key: bytes | None = None
+        self._warned = False
         self._validate()
 
     def _validate(self) -> None:
+        if self.cfg.get("store") not in STORES:
+            raise DeidError(f"phi_gazetteer: store must be one of {', '.join(STORES)}")
         if not 0.0 <= self.cfg["min_ratio"] <= 1.0:
             raise DeidError("phi_gazetteer: min_ratio must be between 0 and 1")
         if self.cfg["min_chars"] < 1 or self.cfg["max_tokens"] < 1 or self.cfg["min_count"] < 1:
@@ -169,20 +203,87 @@ class PhiGazetteer(RecordsSerializable):
 
     def __len__(self) -> int:
         """The number of gazetteer phrases."""
-        return len(self._phrases)
+        return len(self._table)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"PhiGazetteer(name={self.name!r}, phrases={len(self)}, store={self.cfg['store']!r})"
 
     @property
     def labels(self) -> tuple[str, ...]:
         """The labels of the gazetteer phrases."""
-        return tuple(sorted(set(self._phrases.values())))
+        return self._table.labels
 
     @property
     def phrases(self) -> list[dict[str, Any]]:
-        """The gazetteer as ``{"label", "tokens"}`` records (sorted)."""
-        return [{"label": label, "tokens": list(tokens)} for tokens, label in sorted(self._phrases.items())]
+        """The gazetteer as it is saved: ``{"label", "length", "first", "digest"}`` records (no text)."""
+        return self._table.records()
+
+    # -- the key: runtime only ----------------------------------------------------------
+
+    def set_key(self, key: bytes | str | None) -> None:
+        """Set the hashing key for this process (``None``: read the environment again)."""
+        self._key = key.encode("utf8") if isinstance(key, str) else key
+        self._warned = False
+
+    def _resolve_key(self) -> bytes | None:
+        if self._key:
+            return self._key
+        for var in (GAZETTEER_KEY_ENV, FALLBACK_KEY_ENV):
+            value = os.environ.get(var)
+            if value:
+                return value.encode("utf8")
+        return None
+
+    def _usable_key(self) -> bytes | None:
+        """The key when it is set and is the one the gazetteer was hashed with; warns once otherwise."""
+        key = self._resolve_key()
+        problem = None
+        if key is None:
+            problem = f"no key is set ({GAZETTEER_KEY_ENV})"
+        elif self.cfg.get("key_check") and key_check(key) != self.cfg["key_check"]:
+            problem = "the key is not the one its phrases were hashed with"
+        if problem is not None:
+            if not self._warned:
+                logger.warning("phi_gazetteer: %s; its %d phrases are not looked for", problem, len(self))
+                self._warned = True
+            return None
+        return key
+
+    def _hash(self, phrases: dict[Phrase, str], *, what: str) -> None:
+        """Add plain ``phrases`` to the hashed table (or drop them, with a warning, when they cannot be kept)."""
+        if not phrases:
+            return
+        if self.cfg["store"] == "none":
+            logger.info("phi_gazetteer: store = none: %d %s not kept", len(phrases), what)
+            return
+        key = self._resolve_key()
+        if key is None:
+            logger.warning(
+                "phi_gazetteer: no hashing key (set %s, the same when the gazetteer is used): %d %s not kept",
+                GAZETTEER_KEY_ENV,
+                len(phrases),
+                what,
+            )
+            return
+        check = key_check(key)
+        if self.cfg.get("key_check") not in (None, check) and len(self._table):
+            raise DeidError(
+                "phi_gazetteer: the key differs from the one the existing phrases were hashed with; "
+                "use that key, or clear() the gazetteer first"
+            )
+        self.cfg["key_check"] = check
+        self._table.add(key, phrases)
+
+    def label_of(self, tokens: Sequence[str]) -> str | None:
+        """The label of the phrase ``tokens`` in the gazetteer (needs the key), else ``None``."""
+        key = self._resolve_key()
+        return None if key is None else self._table.label_of(key, tuple(tokens))
 
     def add_phrases(self, phrases: Iterable[dict[str, Any]]) -> None:
-        """Add ``{"label", "tokens": [...]}`` or ``{"label", "pattern": "text"}`` (tokenized by the pipeline)."""
+        """Add ``{"label", "tokens": [...]}`` or ``{"label", "pattern": "text"}`` (tokenized by the pipeline).
+
+        The phrases are hashed with the key (see the module docstring); their text is not kept.
+        """
         new: dict[Phrase, str] = {}
         for i, spec in enumerate(phrases):
             if not isinstance(spec, dict) or not spec.get("label") or not (spec.get("tokens") or spec.get("pattern")):
@@ -193,11 +294,16 @@ class PhiGazetteer(RecordsSerializable):
                 tokens = tuple(t.text for t in self.nlp.make_doc(str(spec["pattern"])) if not t.is_space)
             if tokens:
                 new[tokens] = str(spec["label"])
-        self._phrases.update(new)
+        if new and self.cfg["store"] == "hashed" and self._resolve_key() is None:
+            raise DeidError(
+                f"phi_gazetteer: set the hashing key ({GAZETTEER_KEY_ENV} or set_key) before adding phrases"
+            )
+        self._hash(new, what="phrases")
 
     def clear(self) -> None:
         """Remove every gazetteer phrase."""
-        self._phrases = {}
+        self._table = HashedPhrases()
+        self.cfg["key_check"] = None
 
     def initialize(
         self,
@@ -218,6 +324,10 @@ class PhiGazetteer(RecordsSerializable):
             return
         if get_examples is None:
             return
+        self.clear()
+        if self.cfg["store"] == "none":
+            logger.info("phi_gazetteer: store = none: no gazetteer is built (propagation only)")
+            return
         builder = GazetteerBuilder(
             labels=self.cfg["labels"], min_chars=self.cfg["min_chars"], max_tokens=self.cfg["max_tokens"]
         )
@@ -226,14 +336,19 @@ class PhiGazetteer(RecordsSerializable):
             ref = example.reference
             builder.add([t.text for t in ref], [(e.start, e.end, e.label_) for e in ref.ents])
             n_docs += 1
-        self._phrases = builder.build(min_ratio=self.cfg["min_ratio"], min_count=self.cfg["min_count"])
-        logger.info("phi_gazetteer: %d phrases from %d documents", len(self._phrases), n_docs)
+        built = builder.build(min_ratio=self.cfg["min_ratio"], min_count=self.cfg["min_count"])
+        self._hash(built, what="training phrases")
+        logger.info("phi_gazetteer: %d phrases (hashed) from %d documents", len(self), n_docs)
 
     def find(self, doc: Doc) -> tuple[list[tuple[int, int, str]], int, int]:
         """Token spans to add to ``doc.ents``, and how many came from the gazetteer / from propagation."""
         tokens = [t.text for t in doc]
         ents = [(e.start, e.end, e.label_) for e in doc.ents]
-        gazetteer = find_phrases(tokens, self._phrases)
+        gazetteer: list[tuple[int, int, str]] = []
+        if len(self._table):
+            key = self._usable_key()
+            if key is not None:
+                gazetteer = self._table.find(key, tokens)
         propagated: list[tuple[int, int, str]] = []
         if self.cfg["propagate"] and ents:
             own = propagation_phrases(
@@ -264,18 +379,42 @@ class PhiGazetteer(RecordsSerializable):
             yield self(doc)
 
     # -- serialization (cfg + phrases.jsonl, like span_ruler): RecordsSerializable --------
+    # The key is never serialized (nor pickled); a saved gazetteer holds hashes only.
 
     def _state_records(self) -> list[dict[str, Any]]:
-        return list(self.phrases)
+        return self._table.records()
 
     def _load_records(self, records: Iterable[dict[str, Any]]) -> None:
-        self.add_phrases(records)
+        hashed: list[dict[str, Any]] = []
+        legacy: dict[Phrase, str] = {}
+        for i, record in enumerate(records):
+            if isinstance(record, dict) and "tokens" in record and "digest" not in record:
+                tokens = tuple(str(t) for t in record.get("tokens") or ())
+                if not tokens or not record.get("label"):
+                    raise DeidError(f"phi_gazetteer: saved phrase {i} has no label or no tokens")
+                legacy[tokens] = str(record["label"])
+            else:
+                hashed.append(record)
+        if hashed and self.cfg["store"] == "hashed":
+            self._table.add_records(hashed)
+        elif hashed:
+            logger.info("phi_gazetteer: store = none: %d saved phrases not loaded", len(hashed))
+        # Verbatim phrases saved by an earlier version: hashed now, so that saving again drops the text.
+        self._hash(legacy, what="verbatim saved phrases")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_key"] = None
+        return state
 
 
 __all__ = [
     "DEFAULT_LABELS",
     "DEFAULT_SPANS_KEY",
+    "FALLBACK_KEY_ENV",
+    "GAZETTEER_KEY_ENV",
     "PHI_GAZETTEER_USER_DATA_KEY",
+    "STORES",
     "PhiGazetteer",
     "make_phi_gazetteer",
 ]

@@ -8,8 +8,11 @@ from hypothesis import strategies as st
 from spacy_clinical_es.deid import DeidError
 from spacy_clinical_es.deid.gazetteer import (
     GazetteerBuilder,
+    HashedPhrases,
     fill_gaps,
     find_phrases,
+    key_check,
+    phrase_digest,
     propagation_phrases,
 )
 
@@ -103,3 +106,44 @@ def test_find_phrases_matches_naive_search(tokens, phrase) -> None:
     found = find_phrases(tokens, {tuple(phrase): "X"})
     naive = [(i, i + len(phrase), "X") for i in range(len(tokens) - len(phrase) + 1) if tokens[i : i + len(phrase)] == phrase]
     assert found == naive
+
+
+def test_hashed_phrases_keep_no_text_and_need_the_key() -> None:
+    phrases = {("Hospital", "La", "Paz"): "HOSPITAL", ("La", "Paz"): "TERRITORIO", ("Madrid",): "TERRITORIO"}
+    table = HashedPhrases()
+    table.add(b"k1", phrases)
+    records = table.records()
+    assert len(table) == 3 and table.labels == ("HOSPITAL", "TERRITORIO")
+    assert all(set(r) == {"label", "length", "first", "digest"} for r in records)
+    assert not any(word in repr(records) for word in ("Hospital", "Paz", "Madrid"))
+    assert table.find(b"k1", TOKENS) == find_phrases(TOKENS, phrases)
+    assert table.find(b"k2", TOKENS) == []  # another key matches nothing
+    copy = HashedPhrases()
+    copy.add_records(records)
+    assert copy.records() == records and copy.find(b"k1", TOKENS) == find_phrases(TOKENS, phrases)
+    assert copy.label_of(b"k1", ("La", "Paz")) == "TERRITORIO" and copy.label_of(b"k1", ("Paz",)) is None
+    # Normalized: NFC and NFD spellings are one phrase; case is kept.
+    assert phrase_digest(b"k", ["Fundaci\u00f3n"]) == phrase_digest(b"k", ["Fundacio\u0301n"])
+    assert phrase_digest(b"k", ["madrid"]) != phrase_digest(b"k", ["Madrid"])
+    assert phrase_digest(b"k", ["a b"]) != phrase_digest(b"k", ["a", "b"])
+    assert key_check(b"k1") != key_check(b"k2")
+    with pytest.raises(DeidError):
+        table.add(b"", phrases)
+    with pytest.raises(DeidError):
+        copy.add_records([{"label": "X", "tokens": ["Madrid"]}])
+    with pytest.raises(DeidError):
+        copy.add_records([{"label": "X", "length": 1, "first": "zz", "digest": "00"}])
+
+
+@given(
+    tokens=st.lists(st.sampled_from(["a", "b", "c", "de", "é"]), max_size=30),
+    phrases=st.dictionaries(
+        st.lists(st.sampled_from(["a", "b", "c", "é"]), min_size=1, max_size=3).map(tuple),
+        st.sampled_from(["X", "Y"]),
+        max_size=5,
+    ),
+)
+def test_hashed_find_equals_plain_find(tokens, phrases) -> None:
+    table = HashedPhrases()
+    table.add("key", phrases)
+    assert table.find("key", tokens) == find_phrases(tokens, phrases)
