@@ -1,6 +1,6 @@
 """``spacy-clinical-es convert``: build the training corpora from the data directory.
 
-``python -m spacy_clinical_es convert {deid|imaging|linking|discontinuous} --output DIR [--data-dir PATH]``
+``python -m spacy_clinical_es convert {deid|imaging|linking|discontinuous|nubes} --output DIR [--data-dir PATH]``
 writes the corpus files, ``stats.json`` and ``report.json`` to DIR and prints
 the statistics tables.
 """
@@ -34,6 +34,7 @@ class Target(str, Enum):
     imaging = "imaging"
     linking = "linking"
     discontinuous = "discontinuous"
+    nubes = "nubes"
 
 
 #: Corpora each target reads (checked before any work starts).
@@ -42,6 +43,7 @@ REQUIRED_CORPORA = {
     Target.imaging: ("meddocan", "distemist", "medprocner"),
     Target.linking: ("medprocner", "distemist", "codiesp"),
     Target.discontinuous: ("codiesp",),
+    Target.nubes: ("nubes",),
 }
 
 
@@ -55,6 +57,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
     from ..corpora.builders.discontinuous import build_discontinuous
     from ..corpora.builders.imaging import build_imaging
     from ..corpora.builders.linking import build_linking
+    from ..corpora.builders.nubes import build_nubes
 
     root = resolve_data_dir(data_dir)
     for name in REQUIRED_CORPORA[target]:
@@ -64,6 +67,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
         Target.imaging: build_imaging,
         Target.linking: build_linking,
         Target.discontinuous: build_discontinuous,
+        Target.nubes: build_nubes,
     }
     report = ConversionReport()
     start = time.perf_counter()
@@ -105,6 +109,10 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
         )
 
         table = discontinuous_table(stats)
+    elif target is Target.nubes:
+        from ..corpora.builders.nubes import statistics_table as nubes_table
+
+        table = nubes_table(stats)
     else:
         table = rows_table(stats)
     return f"{table}\n\n{stats['report'].summary()}"
@@ -112,7 +120,7 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
 
 @app.command("convert")
 def convert_command(
-    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging, linking or discontinuous.")],
+    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging, linking, discontinuous or nubes.")],
     output: Annotated[
         Path, typer.Option("--output", "-o", file_okay=False, help="Folder for the corpus files.")
     ],
@@ -130,7 +138,8 @@ def convert_command(
     ENFERMEDAD and PROCEDIMIENTO on the DisTEMIST text, split 70/15/15.
     linking: mention/code pairs with their sentence (MedProcNER, DisTEMIST,
     CodiEsp). discontinuous: CodiEsp text evidence with (discontinuous)
-    fragments in the span group "codiesp".
+    fragments in the span group "codiesp". nubes: NUBes sentences with negation/uncertainty cues and
+    scopes (split by sample; CC BY-SA 3.0 ES, LICENSE and NOTICE written beside the files).
     """
     try:
         stats = run_convert(target, output, data_dir)
