@@ -5,4 +5,4 @@ from pathlib import Path
 from typing import Union
 
 #: A file system path as users pass it (evaluated at runtime, so no ``str | Path`` on Python 3.9).
-PathLike = Union[str, Path]  # noqa: UP007
+PathLike = Union[str, Path]

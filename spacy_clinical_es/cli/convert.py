@@ -5,9 +5,6 @@ writes the corpus files, ``stats.json`` and ``report.json`` to DIR and prints
 the statistics tables.
 """
 
-# typer evaluates these annotations at runtime, so they keep ``Optional``:
-# ``X | None`` fails on Python 3.9, which setup.cfg supports.
-# ruff: noqa: UP045
 from __future__ import annotations
 
 import logging

@@ -1,8 +1,5 @@
 """``spacy-clinical-es evaluate``: score a saved pipeline on a gold ``.spacy`` corpus."""
 
-# typer evaluates these annotations at runtime, so they keep ``Optional``:
-# ``X | None`` fails on Python 3.9, which setup.cfg supports.
-# ruff: noqa: UP045
 from __future__ import annotations
 
 import logging

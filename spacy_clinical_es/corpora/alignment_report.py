@@ -27,7 +27,7 @@ from typing import Any, Union
 SpanTuple = tuple[int, int, str]
 # (corpus, text, spans) or (corpus, text, spans, doc_id); a runtime alias, so
 # Union (Python 3.9 has no `X | Y` between types).
-AlignmentItem = Union[  # noqa: UP007
+AlignmentItem = Union[
     tuple[str, str, Sequence[SpanTuple]],
     tuple[str, str, Sequence[SpanTuple], str],
 ]

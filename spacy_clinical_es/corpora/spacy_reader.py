@@ -32,8 +32,8 @@ from .representation import document_to_doc
 
 @spacy.registry.readers("spacy_clinical_es.BratCorpus.v1")
 def create_brat_corpus(
-    path: Optional[Union[str, Path]],  # noqa: UP007, UP045 (read by spaCy's registry at runtime)
-    span_key: Optional[str] = None,  # noqa: UP045
+    path: Optional[Union[str, Path]],
+    span_key: Optional[str] = None,
     set_ents: bool = True,
     limit: int = 0,
 ) -> Callable[[Language], Iterator[Example]]:
@@ -51,9 +51,9 @@ class BratCorpus:
 
     def __init__(
         self,
-        path: Optional[Union[str, Path]],  # noqa: UP007, UP045
+        path: Optional[Union[str, Path]],
         *,
-        span_key: Optional[str] = None,  # noqa: UP045
+        span_key: Optional[str] = None,
         set_ents: bool = True,
         limit: int = 0,
     ) -> None:

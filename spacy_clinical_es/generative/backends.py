@@ -121,7 +121,7 @@ class Seq2SeqBackend:
 
 @registry.misc("spacy_clinical_es.Seq2SeqBackend.v1")
 def make_seq2seq_backend(
-    name_or_path: Optional[str] = None,  # noqa: UP045 (read by spaCy's registry at runtime)
+    name_or_path: Optional[str] = None,
     prompt_template: str = "en",
     num_beams: int = 1,
     max_new_tokens: int = 128,

@@ -45,7 +45,7 @@ from typing import Any, NamedTuple, Protocol, Union, runtime_checkable
 
 Fragments = tuple[tuple[int, int], ...]
 #: ``(start, end, label)`` or ``(fragments, label)``.
-SpanLike = Union[tuple[int, int, str], tuple[Sequence[tuple[int, int]], str]]  # noqa: UP007 (runtime, Python 3.9)
+SpanLike = Union[tuple[int, int, str], tuple[Sequence[tuple[int, int]], str]]
 
 NO_ENTITIES = "NO ENTITIES"
 

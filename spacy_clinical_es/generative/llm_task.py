@@ -39,7 +39,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union  # noqa: UP035 (spacy-llm reads these hints)
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import srsly
 from spacy import util
@@ -72,17 +72,17 @@ class GenerativeNERTask:
     def __init__(
         self,
         *,
-        labels: List[str],  # noqa: UP006
+        labels: List[str],
         output_format: OutputFormat,
         template: str = SPANISH_LLM_TEMPLATE,
-        label_definitions: Optional[Dict[str, str]] = None,  # noqa: UP006, UP045
-        format_instructions: Optional[str] = None,  # noqa: UP045
+        label_definitions: Optional[Dict[str, str]] = None,
+        format_instructions: Optional[str] = None,
         n_examples: int = 0,
         example_selection: str = "fixed",
         seed: int = 0,
         max_chunk_tokens: int = 100,
         pack_sentences: bool = True,
-        spans_key: Optional[str] = None,  # noqa: UP045
+        spans_key: Optional[str] = None,
         component: str = "llm",
     ) -> None:
         self._labels = list(labels)
@@ -116,10 +116,10 @@ class GenerativeNERTask:
 
     # LabeledTask
     @property
-    def labels(self) -> Tuple[str, ...]:  # noqa: UP006
+    def labels(self) -> Tuple[str, ...]:
         return tuple(self._labels)
 
-    def add_label(self, label: str, label_definition: Optional[str] = None) -> int:  # noqa: UP045
+    def add_label(self, label: str, label_definition: Optional[str] = None) -> int:
         if label in self._labels:
             return 0
         self._labels.append(label)
@@ -161,8 +161,8 @@ class GenerativeNERTask:
         return [doc[a:b].as_doc() for a, b in zip(bounds, bounds[1:])]  # noqa: RUF007 (Python 3.9)
 
     def generate_prompts(
-        self, docs: Iterable[Doc], context_length: Optional[int] = None  # noqa: UP045
-    ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:  # noqa: UP006
+        self, docs: Iterable[Doc], context_length: Optional[int] = None
+    ) -> Iterable[Tuple[Iterable[str], Iterable[Doc]]]:
         """Per doc: one prompt per chunk and the chunk shards (a blank doc: no prompt, the doc itself)."""
         for doc in docs:
             shards = self._shards(doc)
@@ -194,10 +194,10 @@ class GenerativeNERTask:
         self,
         get_examples: Callable[[], Iterable[Example]],
         nlp: Language,
-        labels: List[str] = [],  # noqa: B006, UP006 (spaCy validates initialize settings)
-        examples_path: Optional[str] = None,  # noqa: UP045
-        examples_span_key: Optional[str] = None,  # noqa: UP045
-        n_examples: Optional[int] = None,  # noqa: UP045
+        labels: List[str] = [],  # noqa: B006 (spaCy validates initialize settings)
+        examples_path: Optional[str] = None,
+        examples_span_key: Optional[str] = None,
+        n_examples: Optional[int] = None,
     ) -> None:
         """Labels (given, else gold labels) and the k-shot example pool (a DocBin, else ``get_examples``)."""
         if n_examples is not None:
@@ -261,22 +261,22 @@ class GenerativeNERTask:
         self.examples = [PromptExample(str(t), str(o), int(n)) for t, o, n in state.get("examples", [])]
         self._refresh()
 
-    def to_bytes(self, *, exclude: Tuple[str, ...] = ()) -> bytes:  # noqa: UP006
+    def to_bytes(self, *, exclude: Tuple[str, ...] = ()) -> bytes:
         return util.to_bytes({"state": lambda: srsly.json_dumps(self._state())}, exclude)
 
-    def from_bytes(self, bytes_data: bytes, *, exclude: Tuple[str, ...] = ()) -> GenerativeNERTask:  # noqa: UP006
+    def from_bytes(self, bytes_data: bytes, *, exclude: Tuple[str, ...] = ()) -> GenerativeNERTask:
         util.from_bytes(bytes_data, {"state": lambda b: self._set_state(srsly.json_loads(b))}, exclude)
         return self
 
-    def to_disk(self, path: Path, *, exclude: Tuple[str, ...] = ()) -> None:  # noqa: UP006
+    def to_disk(self, path: Path, *, exclude: Tuple[str, ...] = ()) -> None:
         util.to_disk(path, {"state.json": lambda p: srsly.write_json(p, self._state())}, exclude)
 
-    def from_disk(self, path: Path, *, exclude: Tuple[str, ...] = ()) -> GenerativeNERTask:  # noqa: UP006
+    def from_disk(self, path: Path, *, exclude: Tuple[str, ...] = ()) -> GenerativeNERTask:
         util.from_disk(path, {"state.json": lambda p: self._set_state(srsly.read_json(p))}, exclude)
         return self
 
     # ScorableTask
-    def scorer(self, examples: Iterable[Example]) -> Dict[str, Any]:  # noqa: UP006
+    def scorer(self, examples: Iterable[Example]) -> Dict[str, Any]:
         from ..evaluation.scorer import flat_scores, score_docs
 
         return flat_scores(score_docs(list(examples), span_key=self.spans_key))
@@ -284,17 +284,17 @@ class GenerativeNERTask:
 
 @llm_registry.llm_tasks(TASK_NAME)
 def make_generative_ner_task(
-    labels: Union[List[str], str] = [],  # noqa: B006, UP006, UP007
-    output_format: Optional[OutputFormat] = None,  # noqa: UP045
+    labels: Union[List[str], str] = [],  # noqa: B006
+    output_format: Optional[OutputFormat] = None,
     template: str = SPANISH_LLM_TEMPLATE,
-    label_definitions: Optional[Dict[str, str]] = None,  # noqa: UP006, UP045
-    format_instructions: Optional[str] = None,  # noqa: UP045
+    label_definitions: Optional[Dict[str, str]] = None,
+    format_instructions: Optional[str] = None,
     n_examples: int = 0,
     example_selection: str = "fixed",
     seed: int = 0,
     max_chunk_tokens: int = 100,
     pack_sentences: bool = True,
-    spans_key: Optional[str] = None,  # noqa: UP045
+    spans_key: Optional[str] = None,
     component: str = "llm",
 ) -> GenerativeNERTask:
     """Generative NER for spacy-llm: Spanish prompt, zero-shot (``n_examples = 0``) or k-shot; Tag output by default.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .candidates import (
     Candidate,
     CandidateGenerator,
+    LinkerOptions,
     LinkResult,
     Reranker,
     code_prior,
@@ -24,17 +25,19 @@ from .encoders import (
 )
 from .generative import DEFINITION_PROMPT, GenerativeLinker, TextGenerator
 from .index import (
+    AnnOptions,
     ExactCosineIndex,
     FaissIndex,
     VectorIndex,
     build_index,
     index_from_bytes,
 )
-from .kb import Concept, KnowledgeBase, LinkingError
+from .kb import Concept, KnowledgeBase, LinkingError, TerminologyKB, iter_jsonl
 from .normalize import normalize_term, token_key
 
 __all__ = [
     "DEFINITION_PROMPT",
+    "AnnOptions",
     "Candidate",
     "CandidateGenerator",
     "Concept",
@@ -44,9 +47,11 @@ __all__ = [
     "GenerativeLinker",
     "KnowledgeBase",
     "LinkResult",
+    "LinkerOptions",
     "LinkingError",
     "Reranker",
     "SentenceTransformerEncoder",
+    "TerminologyKB",
     "TextGenerator",
     "TfidfCharEncoder",
     "TransformerEncoder",
@@ -55,6 +60,7 @@ __all__ = [
     "code_prior",
     "encoder_from_bytes",
     "index_from_bytes",
+    "iter_jsonl",
     "normalize_term",
     "prefer_preferred_terms",
     "semantic_type_match",

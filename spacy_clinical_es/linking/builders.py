@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..util import PathLike
-from .kb import Concept, KnowledgeBase, LinkingError, _iter_jsonl
+from .kb import Concept, LinkingError, TerminologyKB, iter_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ def _cie_rows() -> list[dict[str, str]]:
     return [{k: (v or "").strip().replace("\u2013", "-") for k, v in row.items() if k} for row in reader]
 
 
-def cie10_kb(*, min_level: int = 2, include_ranges: bool = False) -> KnowledgeBase:
-    """The CIE-10 table of the ``cie`` package as a :class:`KnowledgeBase`.
+def cie10_kb(*, min_level: int = 2, include_ranges: bool = False) -> TerminologyKB:
+    """The CIE-10 table of the ``cie`` package as a :class:`TerminologyKB`.
 
     ``min_level`` drops levels above it (0 chapters, 1 blocks, 2 categories,
     3+ subcategories); chapter/block ranges (``A00-B99``) are skipped unless
@@ -85,7 +85,7 @@ def cie10_kb(*, min_level: int = 2, include_ranges: bool = False) -> KnowledgeBa
     without a code or description are counted and logged, not kept.
     """
     rows = _cie_rows()
-    kb = KnowledgeBase()
+    kb = TerminologyKB()
     skipped = 0
     for row in rows:
         code, description = row.get("code", ""), row.get("description", "")
@@ -126,10 +126,10 @@ def _linking_files(linking_dir: PathLike, corpora: Iterable[str], splits: Iterab
     return paths
 
 
-def snomed_kb(linking_dir: PathLike, *, splits: Iterable[str] = ("train",)) -> KnowledgeBase:
+def snomed_kb(linking_dir: PathLike, *, splits: Iterable[str] = ("train",)) -> TerminologyKB:
     """SNOMED CT concepts of the MedProcNER and DisTEMIST mentions of ``splits``."""
     paths = _linking_files(linking_dir, SNOMED_CORPORA, tuple(splits))
-    return KnowledgeBase.from_linking_rows(_iter_jsonl(paths), systems=["SNOMEDCT"])
+    return TerminologyKB.from_linking_rows(iter_jsonl(paths), systems=["SNOMEDCT"])
 
 
 def codiesp_kb(
@@ -137,10 +137,10 @@ def codiesp_kb(
     *,
     splits: Iterable[str] = ("train",),
     systems: Iterable[str] = CODIESP_SYSTEMS,
-) -> KnowledgeBase:
+) -> TerminologyKB:
     """ICD-10-CM / ICD-10-PCS codes of the CodiEsp evidence mentions of ``splits``."""
     paths = _linking_files(linking_dir, ("codiesp",), tuple(splits))
-    return KnowledgeBase.from_linking_rows(_iter_jsonl(paths), systems=list(systems))
+    return TerminologyKB.from_linking_rows(iter_jsonl(paths), systems=list(systems))
 
 
 def main(argv: list[str] | None = None) -> int:

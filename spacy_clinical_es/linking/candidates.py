@@ -22,13 +22,13 @@ and the best-scoring one (longest first among equal scores) is linked instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
 
 from .encoders import Encoder, TfidfCharEncoder
-from .index import VectorIndex, build_index
-from .kb import KnowledgeBase, LinkingError
+from .index import AnnOptions, VectorIndex, build_index
+from .kb import LinkingError, TerminologyKB
 from .normalize import normalize_term
 
 EXACT = "exact"
@@ -47,7 +47,7 @@ class Candidate:
 
 
 #: (mention text, mention label or None, candidates best first, kb) → candidates.
-Reranker = Callable[[str, Optional[str], list[Candidate], KnowledgeBase], list[Candidate]]  # noqa: UP045 (runtime alias, Python 3.9)
+Reranker = Callable[[str, Optional[str], list[Candidate], TerminologyKB], list[Candidate]]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _sort(candidates: list[Candidate]) -> list[Candidate]:
 def prefer_preferred_terms(bonus: float = 0.01) -> Reranker:
     """Add ``bonus`` when the matched term is the concept's preferred term."""
 
-    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: TerminologyKB) -> list[Candidate]:
         out = []
         for c in cands:
             preferred = c.code in kb and normalize_term(kb[c.code].preferred_term) == c.term
@@ -87,7 +87,7 @@ def vocabulary_rank(order: Sequence[str], step: float = 0.01) -> Reranker:
     """Favour vocabularies listed first in ``order`` (``step`` per rank; others get none)."""
     bonus = {vocab: step * (len(order) - i) for i, vocab in enumerate(order)}
 
-    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: TerminologyKB) -> list[Candidate]:
         out = []
         for c in cands:
             vocab = kb[c.code].vocabulary if c.code in kb else None
@@ -101,11 +101,11 @@ def code_prior(weight: float = 0.02) -> Reranker:
     """Add ``weight · log(1 + frequency) / log(1 + max frequency)`` (the code prior).
 
     ``frequency`` is the concept's mention count (set by
-    :meth:`KnowledgeBase.from_linking_rows`); concepts without one get no
+    :meth:`TerminologyKB.from_linking_rows`); concepts without one get no
     bonus. Among near-equal candidates, the code annotated more often wins.
     """
 
-    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: TerminologyKB) -> list[Candidate]:
         top = kb.max_frequency
         if top <= 0 or not cands:
             return cands
@@ -129,7 +129,7 @@ def semantic_type_match(
     """
     mapping = {k: set(v) for k, v in (label_types or {}).items()}
 
-    def rerank(text: str, label: str | None, cands: list[Candidate], kb: KnowledgeBase) -> list[Candidate]:
+    def rerank(text: str, label: str | None, cands: list[Candidate], kb: TerminologyKB) -> list[Candidate]:
         if label is None:
             return cands
         accepted = mapping.get(label, {label})
@@ -142,46 +142,99 @@ def semantic_type_match(
     return rerank
 
 
+@dataclass(frozen=True)
+class LinkerOptions:
+    """Every setting of candidate generation, in one object (the spaCy-free defaults).
+
+    The library defaults are neutral (no word-key match, no re-ranking, no
+    threshold); the ``clinical_es_entity_linker`` component states its own
+    defaults once, in its ``default_config``, and passes them here.
+    ``prior_weight``, ``preferred_bonus``, ``type_bonus`` and ``vocabularies``
+    switch on the re-rankers of :meth:`rerankers` (zero / empty: off).
+    """
+
+    k: int = 5
+    threshold: float = 0.0
+    token_match: bool = False
+    token_score: float = 0.98
+    prior_weight: float = 0.0
+    preferred_bonus: float = 0.0
+    type_bonus: float = 0.0
+    vocabularies: tuple[str, ...] = ()
+    search_factor: int = 4
+    max_sub_tokens: int = 8
+    ann: AnnOptions = field(default_factory=AnnOptions)
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise LinkingError(f"k must be at least 1, got {self.k}.")
+        object.__setattr__(self, "vocabularies", tuple(self.vocabularies))
+
+    def rerankers(self) -> list[Reranker]:
+        """The re-rankers these options switch on, in a fixed order."""
+        rerankers: list[Reranker] = []
+        if self.prior_weight:
+            rerankers.append(code_prior(self.prior_weight))
+        if self.preferred_bonus:
+            rerankers.append(prefer_preferred_terms(self.preferred_bonus))
+        if self.type_bonus:
+            rerankers.append(semantic_type_match(bonus=self.type_bonus))
+        if self.vocabularies:
+            rerankers.append(vocabulary_rank(self.vocabularies))
+        return rerankers
+
+    def to_flat(self) -> dict[str, Any]:
+        """The settings the component keeps in its ``cfg`` (flat, JSON-ready)."""
+        return {
+            "k": self.k,
+            "threshold": self.threshold,
+            "token_match": self.token_match,
+            "token_score": self.token_score,
+            "prior_weight": self.prior_weight,
+            "preferred_bonus": self.preferred_bonus,
+            "type_bonus": self.type_bonus,
+            "vocabularies": list(self.vocabularies),
+            "ann_threshold": self.ann.threshold,
+            "ann_factory": self.ann.factory,
+            "ann_nprobe": self.ann.nprobe,
+        }
+
+    @classmethod
+    def from_flat(cls, cfg: Mapping[str, Any]) -> LinkerOptions:
+        """Options from a flat mapping with the keys of :meth:`to_flat` (other keys are ignored)."""
+        names = {f.name for f in fields(cls)} - {"ann"}
+        ann = {key[len("ann_"):]: cfg[key] for key in ("ann_threshold", "ann_factory", "ann_nprobe") if key in cfg}
+        return cls(
+            **{key: cfg[key] for key in names if key in cfg},
+            ann=AnnOptions(**ann),
+        )
+
+
 class CandidateGenerator:
-    """Exact + dense candidate search over a :class:`KnowledgeBase`.
+    """Exact + dense candidate search over a :class:`~.kb.TerminologyKB`.
 
     Call :meth:`build` (fits the encoder on the KB terms unless
     ``fit_encoder=False``, then indexes them) before searching; or pass a
-    fitted encoder and its index, e.g. loaded from disk. ``ann_options`` go to
-    :class:`~.index.FaissIndex` when the KB has ``ann_threshold`` terms or
-    more (``0`` never uses it).
+    fitted encoder and its index, e.g. loaded from disk. Settings come from
+    ``options`` (:class:`LinkerOptions`), any field of which may be overridden
+    by keyword; ``rerankers`` run after the ones the options switch on.
     """
 
     def __init__(
         self,
-        kb: KnowledgeBase,
+        kb: TerminologyKB,
         encoder: Encoder | None = None,
         index: VectorIndex | None = None,
         *,
-        k: int = 5,
-        threshold: float = 0.0,
+        options: LinkerOptions | None = None,
         rerankers: Sequence[Reranker] = (),
-        search_factor: int = 4,
-        max_sub_tokens: int = 8,
-        token_match: bool = False,
-        token_score: float = 0.98,
-        ann_threshold: int = 200_000,
-        ann_options: dict[str, Any] | None = None,
+        **overrides: Any,
     ) -> None:
-        if k < 1:
-            raise LinkingError(f"k must be at least 1, got {k}.")
+        self.options = replace(options or LinkerOptions(), **overrides)
         self.kb = kb
         self.encoder = encoder if encoder is not None else TfidfCharEncoder()
         self.index = index
-        self.k = k
-        self.threshold = threshold
-        self.rerankers = list(rerankers)
-        self.search_factor = max(1, search_factor)
-        self.max_sub_tokens = max_sub_tokens
-        self.token_match = token_match
-        self.token_score = float(token_score)
-        self.ann_threshold = int(ann_threshold)
-        self.ann_options = dict(ann_options or {})
+        self.rerankers = self.options.rerankers() + list(rerankers)
 
     @property
     def aliases(self) -> list[tuple[str, str]]:
@@ -194,9 +247,7 @@ class CandidateGenerator:
             raise LinkingError("The knowledge base has no terms: nothing to index.")
         if fit_encoder:
             self.encoder.fit(terms)
-        self.index = build_index(
-            self.encoder.encode(terms), ann_threshold=self.ann_threshold, ann_options=self.ann_options
-        )
+        self.index = build_index(self.encoder.encode(terms), self.options.ann)
         return self
 
     def candidates(self, texts: Sequence[str], labels: Sequence[str | None] | None = None) -> list[list[Candidate]]:
@@ -212,7 +263,7 @@ class CandidateGenerator:
         if not texts:
             return results
         idx, scores = self.index.search(
-            self.encoder.encode(list(texts)), self.k * self.search_factor
+            self.encoder.encode(list(texts)), self.options.k * max(1, self.options.search_factor)
         )
         for i, (text, label) in enumerate(zip(texts, labels)):
             norm = normalize_term(text)
@@ -222,11 +273,11 @@ class CandidateGenerator:
                 if code not in seen:
                     seen.add(code)
                     cands.append(Candidate(code, 1.0, norm, EXACT))
-            if self.token_match:
+            if self.options.token_match:
                 for code in self.kb.token_match(text):
                     if code not in seen:
                         seen.add(code)
-                        cands.append(Candidate(code, self.token_score, norm, TOKENS))
+                        cands.append(Candidate(code, self.options.token_score, norm, TOKENS))
             for j, score in zip(idx[i], scores[i]):
                 term, code = aliases[int(j)]
                 if code not in seen and score > 0:
@@ -234,7 +285,7 @@ class CandidateGenerator:
                     cands.append(Candidate(code, float(score), term, DENSE))
             for rerank in self.rerankers:
                 cands = rerank(text, label, cands, self.kb)
-            results.append(cands[: self.k])
+            results.append(cands[: self.options.k])
         return results
 
     def link(
@@ -266,11 +317,11 @@ class CandidateGenerator:
         # nested fallback: gather the sub-spans of every mention under threshold
         subs: list[tuple[int, int, int]] = []
         for i, (text, cands) in enumerate(zip(texts, full)):
-            if cands and cands[0].score >= self.threshold:
+            if cands and cands[0].score >= self.options.threshold:
                 continue
             tokens = list(token_spans[i]) if token_spans[i] is not None else _ws_tokens(text)
             n = len(tokens)
-            for length in range(min(n - 1, self.max_sub_tokens), 0, -1):
+            for length in range(min(n - 1, self.options.max_sub_tokens), 0, -1):
                 for s in range(n - length + 1):
                     subs.append((i, tokens[s][0], tokens[s + length - 1][1]))
         if not subs:
@@ -279,7 +330,7 @@ class CandidateGenerator:
             [texts[i][s:e] for i, s, e in subs], [labels[i] for i, _, _ in subs]
         )
         for (i, s, e), cands in zip(subs, sub_cands):
-            if not cands or cands[0].score < self.threshold:
+            if not cands or cands[0].score < self.options.threshold:
                 continue
             current = results[i]
             is_sub = current.span != (0, len(texts[i]))

@@ -1,7 +1,7 @@
 """Nearest-neighbour search over encoded knowledge-base terms.
 
 :class:`VectorIndex` is the protocol. Two implementations, chosen by
-:func:`build_index` from the number of terms (``ann_threshold``):
+:func:`build_index` from the number of terms (:attr:`AnnOptions.threshold`):
 
 * :class:`ExactCosineIndex`: exact search by (sparse or dense) dot products in
   query batches; fast enough for tens of thousands of terms and the default
@@ -32,6 +32,7 @@ import io
 import logging
 import math
 import os
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -45,6 +46,25 @@ _SPARSE_TAG = b"SPRS"
 _DENSE_TAG = b"DENS"
 _FAISS_TAG = b"FAIS"
 _ADD_CHUNK = 100_000
+
+
+@dataclass(frozen=True)
+class AnnOptions:
+    """When the approximate index is used and how it is built (the one place of these defaults).
+
+    ``threshold``: number of terms from which :func:`build_index` builds a
+    :class:`FaissIndex` (``0``: never). The other fields configure
+    :class:`FaissIndex` (see there).
+    """
+
+    threshold: int = 200_000
+    factory: str = "IVF{nlist},SQ8"
+    nprobe: int = 16
+    dim: int = 128
+    sample: int = 50_000
+    rescore_factor: int = 4
+    seed: int = 0
+    batch_size: int = 1024
 
 
 @runtime_checkable
@@ -169,25 +189,16 @@ class FaissIndex:
     re-scored with the exact sparse cosine.
     """
 
-    def __init__(
-        self,
-        matrix: Any = None,
-        *,
-        factory: str = "IVF{nlist},SQ8",
-        nprobe: int = 16,
-        dim: int = 128,
-        sample: int = 50_000,
-        rescore_factor: int = 4,
-        seed: int = 0,
-        batch_size: int = 1024,
-    ) -> None:
-        self.factory = factory
-        self.nprobe = max(1, int(nprobe))
-        self.dim = max(1, int(dim))
-        self.sample = max(1, int(sample))
-        self.rescore_factor = max(1, int(rescore_factor))
-        self.seed = int(seed)
-        self.batch_size = max(1, int(batch_size))
+    def __init__(self, matrix: Any = None, options: AnnOptions | None = None, **overrides: Any) -> None:
+        """``options`` (default :class:`AnnOptions`), with any of its fields overridden by keyword."""
+        opts = replace(options or AnnOptions(), **overrides)
+        self.factory = opts.factory
+        self.nprobe = max(1, int(opts.nprobe))
+        self.dim = max(1, int(opts.dim))
+        self.sample = max(1, int(opts.sample))
+        self.rescore_factor = max(1, int(opts.rescore_factor))
+        self.seed = int(opts.seed)
+        self.batch_size = max(1, int(opts.batch_size))
         self.index: Any = None
         self.projection: np.ndarray | None = None  # (features, dim) for sparse input
         self.rows: sp.csr_matrix | None = None  # sparse rows kept for exact re-scoring
@@ -360,17 +371,13 @@ class FaissIndex:
         return self
 
 
-def build_index(
-    vectors: Any,
-    *,
-    ann_threshold: int = 200_000,
-    ann_options: dict[str, Any] | None = None,
-) -> ExactCosineIndex | FaissIndex:
-    """Exact search below ``ann_threshold`` rows, :class:`FaissIndex` from there on."""
+def build_index(vectors: Any, options: AnnOptions | None = None) -> ExactCosineIndex | FaissIndex:
+    """Exact search below ``options.threshold`` rows, :class:`FaissIndex` from there on."""
+    options = options or AnnOptions()
     n = vectors.shape[0]
-    if ann_threshold > 0 and n >= ann_threshold:
-        logger.info("%d terms >= ann_threshold %d: approximate (faiss) index", n, ann_threshold)
-        return FaissIndex(vectors, **(ann_options or {}))
+    if options.threshold > 0 and n >= options.threshold:
+        logger.info("%d terms >= ann threshold %d: approximate (faiss) index", n, options.threshold)
+        return FaissIndex(vectors, options)
     return ExactCosineIndex(vectors)
 
 

@@ -3,7 +3,7 @@
 Loaded from and saved to TSV (``code``, ``preferred_term``, ``synonyms``
 joined by ``|``, ``semantic_type``, ``vocabulary``, ``parent``, ``frequency``;
 only the first two are required) or JSONL (one :class:`Concept` per line).
-:meth:`KnowledgeBase.from_linking_rows` builds one from the rows of the
+:meth:`TerminologyKB.from_linking_rows` builds one from the rows of the
 linking corpus (``convert linking``): every code seen in the rows, its surface
 forms as synonyms, the most frequent form as preferred term, the mention label
 as semantic type, the row's ``system`` as vocabulary and the number of
@@ -71,7 +71,7 @@ class Concept:
 
 
 @dataclass
-class KnowledgeBase:
+class TerminologyKB:
     """Concepts by code, with the normalized alias table used for exact lookup.
 
     Aliases are the (normalized term, code) pairs of all concepts, in concept
@@ -163,7 +163,7 @@ class KnowledgeBase:
         *,
         corpora: Iterable[str] | None = None,
         systems: Iterable[str] | None = None,
-    ) -> KnowledgeBase:
+    ) -> TerminologyKB:
         """Build a KB from linking-corpus rows (``mention``, ``code``, ``label``, ``system``).
 
         Forms are kept as written (first spelling of each normalized form);
@@ -209,9 +209,9 @@ class KnowledgeBase:
         return kb
 
     @classmethod
-    def from_linking_jsonl(cls, paths: Iterable[PathLike], **kwargs: Any) -> KnowledgeBase:
+    def from_linking_jsonl(cls, paths: Iterable[PathLike], **kwargs: Any) -> TerminologyKB:
         """:meth:`from_linking_rows` over one or more linking JSONL files."""
-        return cls.from_linking_rows(_iter_jsonl(paths), **kwargs)
+        return cls.from_linking_rows(iter_jsonl(paths), **kwargs)
 
     # -- serialization ----------------------------------------------------------
 
@@ -221,7 +221,7 @@ class KnowledgeBase:
         )
 
     @classmethod
-    def from_jsonl_string(cls, text: str, *, source: str = "<string>") -> KnowledgeBase:
+    def from_jsonl_string(cls, text: str, *, source: str = "<string>") -> TerminologyKB:
         kb = cls()
         for line_no, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 etc.
             if not line.strip():
@@ -252,7 +252,7 @@ class KnowledgeBase:
         return buffer.getvalue()
 
     @classmethod
-    def from_tsv_string(cls, text: str, *, source: str = "<string>") -> KnowledgeBase:
+    def from_tsv_string(cls, text: str, *, source: str = "<string>") -> TerminologyKB:
         reader = csv.reader(io.StringIO(text), delimiter="\t")
         kb = cls()
         header = next(reader, None)
@@ -294,7 +294,7 @@ class KnowledgeBase:
         path.write_text(text, encoding="utf-8")
 
     @classmethod
-    def from_disk(cls, path: PathLike) -> KnowledgeBase:
+    def from_disk(cls, path: PathLike) -> TerminologyKB:
         """Read TSV when ``path`` ends in ``.tsv``, else JSONL."""
         path = Path(path)
         if not path.is_file():
@@ -318,7 +318,8 @@ def _frequency(value: Any) -> int | None:
     return number
 
 
-def _iter_jsonl(paths: Iterable[PathLike]) -> Iterator[dict[str, Any]]:
+def iter_jsonl(paths: Iterable[PathLike]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of JSONL files, in order (blank lines skipped; a bad line names file and line)."""
     for path in paths:
         with Path(path).open(encoding="utf-8") as handle:
             for line_no, line in enumerate(handle, 1):
@@ -327,3 +328,8 @@ def _iter_jsonl(paths: Iterable[PathLike]) -> Iterator[dict[str, Any]]:
                         yield json.loads(line)
                     except ValueError:
                         raise LinkingError(f"{path}, line {line_no}: invalid JSON.") from None
+
+
+#: The old name, kept so existing code keeps working; it shadowed spaCy's own
+#: ``spacy.kb.KnowledgeBase`` (a different thing), so new code uses :class:`TerminologyKB`.
+KnowledgeBase = TerminologyKB

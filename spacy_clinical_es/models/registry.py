@@ -15,7 +15,7 @@ from .windows import NaiveHalfOverlap, SentencePacking
 
 @registry.misc("spacy_clinical_es.NaiveWindows.v1")
 def create_naive_windows(
-    window: Optional[int] = None,  # noqa: UP045 (read by spaCy's registry at runtime)
+    window: Optional[int] = None,
     overlap: float = 0.5,
     special_tokens: int = 2,
 ) -> NaiveHalfOverlap:
@@ -25,8 +25,8 @@ def create_naive_windows(
 
 @registry.misc("spacy_clinical_es.SentenceWindows.v1")
 def create_sentence_windows(
-    window: Optional[int] = None,  # noqa: UP045 (read by spaCy's registry at runtime)
-    min_context: Optional[int] = None,  # noqa: UP045
+    window: Optional[int] = None,
+    min_context: Optional[int] = None,
     special_tokens: int = 2,
 ) -> SentencePacking:
     """Whole sentences per window plus ``min_context`` pieces at each seam."""

@@ -285,14 +285,14 @@ def deserialize_module(
 @registry.architectures("spacy_clinical_es.TransformerTokenClassifier.v1")
 def create_transformer_token_classifier(
     name: str,
-    windows: Optional[WindowStrategy] = None,  # noqa: UP045 (read by spaCy's registry at runtime)
+    windows: Optional[WindowStrategy] = None,
     merge: str = "average",
     reduction: str = "first",
     batch_windows: int = 8,
-    tokenizer_config: Optional[dict] = None,  # noqa: UP045
+    tokenizer_config: Optional[dict] = None,
     from_checkpoint: bool = False,
     mixed_precision: bool = False,
-    nO: Optional[int] = None,  # noqa: UP045
+    nO: Optional[int] = None,
 ) -> Model[list[Doc], list[Floats2d]]:
     """Token logits from a Hugging Face encoder run over wordpiece windows.
 

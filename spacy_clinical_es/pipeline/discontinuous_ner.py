@@ -195,7 +195,7 @@ def make_discontinuous_ner(
     link_threshold: float,
     max_fragments: int,
     negative_rate: float,
-    scorer: Optional[Callable[..., dict[str, Any]]],  # noqa: UP045 (read by spaCy's registry at runtime)
+    scorer: Optional[Callable[..., dict[str, Any]]],
 ) -> DiscontinuousNER:
     """Create a ``discontinuous_ner`` component (options: see :class:`DiscontinuousNER`)."""
     return DiscontinuousNER(
@@ -446,8 +446,8 @@ class DiscontinuousNER(TrainablePipe):
         self,
         get_examples: Callable[[], Iterable[Example]],
         *,
-        nlp: Optional[Language] = None,  # noqa: UP045 (validated by spaCy at runtime)
-        labels: Optional[list[str]] = None,  # noqa: UP045
+        nlp: Optional[Language] = None,
+        labels: Optional[list[str]] = None,
     ) -> None:
         """Collect labels (unless given), size the output and initialize the model.
 

@@ -1,4 +1,4 @@
-"""``clinical_entity_linker``: a thin spaCy component over :mod:`spacy_clinical_es.linking`.
+"""``clinical_es_entity_linker`` (formerly ``clinical_entity_linker``): a thin spaCy component over :mod:`spacy_clinical_es.linking`.
 
 It reads mentions from ``doc.ents`` (or the span group ``spans_key``), ranks
 knowledge-base codes for each with
@@ -23,7 +23,7 @@ each mention in its sentence and the definition is linked
 Span extensions are keyed by character offsets in ``doc.user_data``, so two
 spans with the same offsets share them. The knowledge base comes from
 ``initialize`` (``kb_path``: ``.tsv`` or ``.jsonl``, see
-:class:`~spacy_clinical_es.linking.KnowledgeBase`); ``to_disk`` saves it with
+:class:`~spacy_clinical_es.linking.TerminologyKB`); ``to_disk`` saves it with
 the fitted encoder, the index (exact or faiss, chosen by ``ann_threshold``)
 and ``cfg``, so a loaded pipeline ranks identically without re-encoding the
 knowledge base. Neural encoders and the generator save their settings only:
@@ -47,14 +47,12 @@ from thinc.api import Config
 from ..linking import (
     CandidateGenerator,
     Encoder,
-    KnowledgeBase,
+    LinkerOptions,
     LinkingError,
-    prefer_preferred_terms,
-    semantic_type_match,
-    vocabulary_rank,
+    TerminologyKB,
 )
 from ..linking import registry as _registry  # noqa: F401 (registers the encoders)
-from ..linking.candidates import LinkResult, Reranker, code_prior
+from ..linking.candidates import LinkResult
 from ..linking.generative import DEFINITION_PROMPT, GenerativeLinker, TextGenerator
 from ..linking.index import VectorIndex, index_from_bytes
 from ..util import PathLike
@@ -64,8 +62,8 @@ logger = logging.getLogger(__name__)
 #: Characters of context either side of a mention when the Doc has no sentences.
 CONTEXT_CHARS = 200
 
-entity_linker_default_config = """
-[clinical_entity_linker]
+entity_linker_default_config = f"""
+[clinical_es_entity_linker]
 spans_key = null
 k = 5
 threshold = 0.6
@@ -77,12 +75,12 @@ preferred_bonus = 0.0
 type_bonus = 0.0
 vocabularies = []
 ann_threshold = 200000
-ann_factory = "IVF{nlist},SQ8"
+ann_factory = "IVF{{nlist}},SQ8"
 ann_nprobe = 16
 generator = null
-prompt_template = "Genera una definición para el término: {term} - en la frase: {sentence}"
+prompt_template = {json.dumps(DEFINITION_PROMPT, ensure_ascii=False)}
 
-[clinical_entity_linker.encoder]
+[clinical_es_entity_linker.encoder]
 @misc = "spacy_clinical_es.TfidfEncoder.v2"
 ngram_min = 2
 ngram_max = 4
@@ -91,7 +89,7 @@ analyzer = "char_wb"
 abbreviations = true
 word_weight = 0.0
 """
-DEFAULT_ENTITY_LINKER_CONFIG = Config().from_str(entity_linker_default_config)["clinical_entity_linker"]
+DEFAULT_ENTITY_LINKER_CONFIG = Config().from_str(entity_linker_default_config)["clinical_es_entity_linker"]
 
 
 def register_extensions() -> None:
@@ -105,7 +103,7 @@ register_extensions()
 
 
 @Language.factory(
-    "clinical_entity_linker",
+    "clinical_es_entity_linker",
     assigns=["token.ent_kb_id"],
     requires=[],
     default_config=DEFAULT_ENTITY_LINKER_CONFIG,
@@ -114,7 +112,7 @@ def make_entity_linker(
     nlp: Language,
     name: str,
     encoder: Encoder,
-    spans_key: Optional[str],  # noqa: UP045 (read by spaCy's registry at runtime)
+    spans_key: Optional[str],
     k: int,
     threshold: float,
     nested_fallback: bool,
@@ -127,30 +125,31 @@ def make_entity_linker(
     ann_threshold: int,
     ann_factory: str,
     ann_nprobe: int,
-    generator: Optional[Any],  # noqa: UP045 (a TextGenerator; Any for spaCy's validation)
+    generator: Optional[Any],  # a TextGenerator; Any for spaCy's validation
     prompt_template: str,
 ) -> ClinicalEntityLinker:
-    """Create a :class:`ClinicalEntityLinker` (see the module docstring)."""
+    """Create a :class:`ClinicalEntityLinker` (see the module docstring); defaults: the default config."""
+    options = LinkerOptions.from_flat(locals())
     return ClinicalEntityLinker(
         nlp,
         name,
         encoder=encoder,
+        options=options,
         spans_key=spans_key,
-        k=k,
-        threshold=threshold,
         nested_fallback=nested_fallback,
-        token_match=token_match,
-        token_score=token_score,
-        prior_weight=prior_weight,
-        preferred_bonus=preferred_bonus,
-        type_bonus=type_bonus,
-        vocabularies=vocabularies,
-        ann_threshold=ann_threshold,
-        ann_factory=ann_factory,
-        ann_nprobe=ann_nprobe,
         generator=generator,
         prompt_template=prompt_template,
     )
+
+
+# Saved pipelines name the factory by its earlier name: keep it registered.
+Language.factory(
+    "clinical_entity_linker",
+    assigns=["token.ent_kb_id"],
+    requires=[],
+    default_config=DEFAULT_ENTITY_LINKER_CONFIG,
+    func=make_entity_linker,
+)
 
 
 class ClinicalEntityLinker:
@@ -159,28 +158,16 @@ class ClinicalEntityLinker:
     def __init__(
         self,
         nlp: Language,
-        name: str = "clinical_entity_linker",
+        name: str,
         *,
         encoder: Encoder,
-        spans_key: str | None = None,
-        k: int = 5,
-        threshold: float = 0.6,
-        nested_fallback: bool = True,
-        token_match: bool = True,
-        token_score: float = 0.98,
-        prior_weight: float = 0.02,
-        preferred_bonus: float = 0.0,
-        type_bonus: float = 0.0,
-        vocabularies: Iterable[str] = (),
-        ann_threshold: int = 200_000,
-        ann_factory: str = "IVF{nlist},SQ8",
-        ann_nprobe: int = 16,
-        generator: TextGenerator | None = None,
-        prompt_template: str = DEFINITION_PROMPT,
+        options: LinkerOptions,
+        spans_key: str | None,
+        nested_fallback: bool,
+        generator: TextGenerator | None,
+        prompt_template: str,
     ) -> None:
         """Initialize the component; it links nothing until :meth:`initialize` or ``from_disk``."""
-        if k < 1:
-            raise LinkingError(f"k must be at least 1, got {k}.")
         if generator is not None and not isinstance(generator, TextGenerator):
             raise LinkingError(
                 f"generator must have a generate(prompts) method, got {type(generator).__name__}."
@@ -191,19 +178,9 @@ class ClinicalEntityLinker:
         self.generator = generator
         self.cfg: dict[str, Any] = {
             "spans_key": spans_key,
-            "k": int(k),
-            "threshold": float(threshold),
             "nested_fallback": bool(nested_fallback),
-            "token_match": bool(token_match),
-            "token_score": float(token_score),
-            "prior_weight": float(prior_weight),
-            "preferred_bonus": float(preferred_bonus),
-            "type_bonus": float(type_bonus),
-            "vocabularies": list(vocabularies),
-            "ann_threshold": int(ann_threshold),
-            "ann_factory": str(ann_factory),
-            "ann_nprobe": int(ann_nprobe),
             "prompt_template": str(prompt_template),
+            **options.to_flat(),
         }
         self.candidate_generator: CandidateGenerator | None = None
 
@@ -218,38 +195,18 @@ class ClinicalEntityLinker:
         return self.cfg["threshold"]
 
     @property
-    def kb(self) -> KnowledgeBase | None:
+    def kb(self) -> TerminologyKB | None:
         return self.candidate_generator.kb if self.candidate_generator is not None else None
 
-    def _rerankers(self) -> list[Reranker]:
-        cfg = self.cfg
-        rerankers: list[Reranker] = []
-        if cfg["prior_weight"]:
-            rerankers.append(code_prior(cfg["prior_weight"]))
-        if cfg["preferred_bonus"]:
-            rerankers.append(prefer_preferred_terms(cfg["preferred_bonus"]))
-        if cfg["type_bonus"]:
-            rerankers.append(semantic_type_match(bonus=cfg["type_bonus"]))
-        if cfg["vocabularies"]:
-            rerankers.append(vocabulary_rank(cfg["vocabularies"]))
-        return rerankers
+    @property
+    def options(self) -> LinkerOptions:
+        """The candidate settings of ``cfg`` as the spaCy-free :class:`LinkerOptions`."""
+        return LinkerOptions.from_flat(self.cfg)
 
-    def _make_generator(self, kb: KnowledgeBase, index: VectorIndex | None) -> CandidateGenerator:
-        cfg = self.cfg
-        return CandidateGenerator(
-            kb,
-            self.encoder,
-            index,
-            k=cfg["k"],
-            threshold=cfg["threshold"],
-            rerankers=self._rerankers(),
-            token_match=cfg["token_match"],
-            token_score=cfg["token_score"],
-            ann_threshold=cfg["ann_threshold"],
-            ann_options={"factory": cfg["ann_factory"], "nprobe": cfg["ann_nprobe"]},
-        )
+    def _make_generator(self, kb: TerminologyKB, index: VectorIndex | None) -> CandidateGenerator:
+        return CandidateGenerator(kb, self.encoder, index, options=self.options)
 
-    def set_kb(self, kb: KnowledgeBase) -> None:
+    def set_kb(self, kb: TerminologyKB) -> None:
         """Use ``kb``: fit the encoder on its terms and index them."""
         self.candidate_generator = self._make_generator(kb, None).build()
 
@@ -257,24 +214,24 @@ class ClinicalEntityLinker:
         self,
         get_examples: Callable[[], Iterable[Example]] | None = None,
         *,
-        nlp: Optional[Language] = None,  # noqa: UP045 (validated by spaCy at runtime)
-        kb_path: Optional[str] = None,  # noqa: UP045
+        nlp: Optional[Language] = None,
+        kb_path: Optional[str] = None,
         kb: Any = None,
     ) -> None:
         """Load the knowledge base (``kb`` or ``kb_path``), fit the encoder and index it.
 
-        ``kb`` (a :class:`~spacy_clinical_es.linking.KnowledgeBase`) is typed
+        ``kb`` (a :class:`~spacy_clinical_es.linking.TerminologyKB`) is typed
         ``Any`` because spaCy validates initialize settings with pydantic.
         """
-        if kb is not None and not isinstance(kb, KnowledgeBase):
-            raise LinkingError(f"kb must be a KnowledgeBase, got {type(kb).__name__}.")
+        if kb is not None and not isinstance(kb, TerminologyKB):
+            raise LinkingError(f"kb must be a TerminologyKB, got {type(kb).__name__}.")
         if kb is None:
             if kb_path is None:
                 raise LinkingError(
                     f"Component '{self.name}' needs a knowledge base: set kb_path in "
                     f"[initialize.components.{self.name}] or pass kb= to initialize()."
                 )
-            kb = KnowledgeBase.from_disk(kb_path)
+            kb = TerminologyKB.from_disk(kb_path)
         self.set_kb(kb)
         logger.info(
             "%s: %d concepts, %d terms indexed (%s)",
@@ -380,7 +337,7 @@ class ClinicalEntityLinker:
             raise LinkingError(
                 f"Saved '{self.name}' lacks {sorted(missing)}: save the component again."
             )
-        kb = KnowledgeBase.from_jsonl_string(parts["kb"].decode("utf-8"), source=f"{self.name}/kb")
+        kb = TerminologyKB.from_jsonl_string(parts["kb"].decode("utf-8"), source=f"{self.name}/kb")
         self.encoder.from_bytes(parts["encoder"])
         index = index_from_bytes(parts["index"])
         if len(index) != len(kb.aliases):

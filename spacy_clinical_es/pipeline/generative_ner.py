@@ -79,7 +79,7 @@ def make_generative_ner(
     backend: GenerativeBackend,
     output_format: OutputFormat,
     labels: list[str],
-    spans_key: Optional[str],  # noqa: UP045 (read by spaCy's registry at runtime)
+    spans_key: Optional[str],
     max_chunk_tokens: int,
     pack_sentences: bool,
 ) -> GenerativeNER:
@@ -179,8 +179,8 @@ class GenerativeNER:
         self,
         get_examples: Callable[[], Iterable[Example]] | None = None,
         *,
-        nlp: Optional[Language] = None,  # noqa: UP045 (validated by spaCy at runtime)
-        labels: Optional[list[str]] = None,  # noqa: UP045
+        nlp: Optional[Language] = None,
+        labels: Optional[list[str]] = None,
     ) -> None:
         """Set the label set (``labels``, else the gold labels of ``get_examples``) and load the backend."""
         if labels:

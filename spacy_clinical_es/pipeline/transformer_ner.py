@@ -103,8 +103,8 @@ def make_transformer_ner(
     model: Model[list[Doc], list[Floats2d]],
     *,
     scheme: str,
-    spans_key: Optional[str],  # noqa: UP045 (read by spaCy's registry at runtime)
-    scorer: Optional[Callable],  # noqa: UP045
+    spans_key: Optional[str],
+    scorer: Optional[Callable],
 ) -> TransformerNER:
     """Create a :class:`TransformerNER` (see the module docstring for the options)."""
     return TransformerNER(nlp.vocab, model, name, scheme=scheme, spans_key=spans_key, scorer=scorer)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable  # noqa: UP035 (spacy-llm validates typing.Iterable hints)
+from typing import Iterable
 
 from spacy_llm.registry import registry
 

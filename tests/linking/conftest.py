@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from spacy_clinical_es.linking import Concept, KnowledgeBase
+from spacy_clinical_es.linking import Concept, TerminologyKB
 
 
 @pytest.fixture
-def hand_kb() -> KnowledgeBase:
+def hand_kb() -> TerminologyKB:
     """A small hand-made KB of procedures and diseases."""
-    kb = KnowledgeBase()
+    kb = TerminologyKB()
     kb.add(Concept("77477000", "tomografía computarizada", ("TAC", "escáner"), "PROCEDIMIENTO", "SNOMEDCT"))
     kb.add(Concept("241615005", "resonancia magnética", ("RM", "RMN"), "PROCEDIMIENTO", "SNOMEDCT"))
     kb.add(Concept("80146002", "apendicectomía", (), "PROCEDIMIENTO", "SNOMEDCT"))

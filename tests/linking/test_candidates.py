@@ -5,10 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spacy_clinical_es.linking import (
+    AnnOptions,
     CandidateGenerator,
     Concept,
-    KnowledgeBase,
     LinkingError,
+    TerminologyKB,
     code_prior,
     prefer_preferred_terms,
     semantic_type_match,
@@ -17,7 +18,7 @@ from spacy_clinical_es.linking import (
 from spacy_clinical_es.linking.candidates import DENSE, EXACT, TOKENS
 
 
-def test_exact_match_comes_first_with_score_one(hand_kb: KnowledgeBase) -> None:
+def test_exact_match_comes_first_with_score_one(hand_kb: TerminologyKB) -> None:
     gen = CandidateGenerator(hand_kb, k=3).build()
     (cands,) = gen.candidates(["Tomografía Computarizada"])
     assert cands[0].code == "77477000" and cands[0].source == EXACT and cands[0].score == 1.0
@@ -26,7 +27,7 @@ def test_exact_match_comes_first_with_score_one(hand_kb: KnowledgeBase) -> None:
     assert all(c.source == DENSE and c.score < 1.0 for c in cands[1:])
 
 
-def test_tfidf_nearest_neighbour_for_unseen_form(hand_kb: KnowledgeBase) -> None:
+def test_tfidf_nearest_neighbour_for_unseen_form(hand_kb: TerminologyKB) -> None:
     gen = CandidateGenerator(hand_kb, k=5).build()
     results = gen.candidates(["resonancias magnéticas", "apendicectomia laparoscopica", "hipertension"])
     assert [r[0].code for r in results] == ["241615005", "80146002", "38341003"]
@@ -34,7 +35,7 @@ def test_tfidf_nearest_neighbour_for_unseen_form(hand_kb: KnowledgeBase) -> None
     assert all(r[i].score >= r[i + 1].score for r in results for i in range(len(r) - 1))
 
 
-def test_ambiguous_exact_match_and_semantic_type_reranker(hand_kb: KnowledgeBase) -> None:
+def test_ambiguous_exact_match_and_semantic_type_reranker(hand_kb: TerminologyKB) -> None:
     plain = CandidateGenerator(hand_kb).build()
     (cands,) = plain.candidates(["apendicitis aguda"], ["DIAGNOSTICO"])
     assert {c.code for c in cands[:2]} == {"74400008", "K35.80"}
@@ -47,7 +48,7 @@ def test_ambiguous_exact_match_and_semantic_type_reranker(hand_kb: KnowledgeBase
     assert cands[0].code == "74400008"
 
 
-def test_preferred_term_and_vocabulary_rerankers(hand_kb: KnowledgeBase) -> None:
+def test_preferred_term_and_vocabulary_rerankers(hand_kb: TerminologyKB) -> None:
     pref = CandidateGenerator(hand_kb, rerankers=[prefer_preferred_terms(0.5)]).build()
     (cands,) = pref.candidates(["apendicitis aguda"])
     # preferred term of K35.80, only a synonym of 74400008
@@ -57,7 +58,7 @@ def test_preferred_term_and_vocabulary_rerankers(hand_kb: KnowledgeBase) -> None
     assert cands[0].code == "K35.80"
 
 
-def test_nested_fallback_links_best_sub_span(hand_kb: KnowledgeBase) -> None:
+def test_nested_fallback_links_best_sub_span(hand_kb: TerminologyKB) -> None:
     text = "xq zw hipertensión arterial qq"
     gen = CandidateGenerator(hand_kb, threshold=0.95).build()
     assert gen.candidates([text])[0][0].score < 0.95
@@ -69,13 +70,13 @@ def test_nested_fallback_links_best_sub_span(hand_kb: KnowledgeBase) -> None:
     assert whole.span == (0, len("Hipertensión arterial"))
 
 
-def test_nested_fallback_keeps_whole_span_when_no_sub_span_passes(hand_kb: KnowledgeBase) -> None:
+def test_nested_fallback_keeps_whole_span_when_no_sub_span_passes(hand_kb: TerminologyKB) -> None:
     gen = CandidateGenerator(hand_kb, threshold=0.99).build()
     result = gen.link("qq zz ww")
     assert result.span == (0, 8)
 
 
-def test_link_many_uses_given_token_spans(hand_kb: KnowledgeBase) -> None:
+def test_link_many_uses_given_token_spans(hand_kb: TerminologyKB) -> None:
     gen = CandidateGenerator(hand_kb, threshold=0.95).build()
     text = "TAC/RM"
     (result,) = gen.link_many([text], [[(0, 3), (3, 4), (4, 6)]])
@@ -83,20 +84,20 @@ def test_link_many_uses_given_token_spans(hand_kb: KnowledgeBase) -> None:
     assert result.best.score == 1.0
 
 
-def test_errors(hand_kb: KnowledgeBase) -> None:
+def test_errors(hand_kb: TerminologyKB) -> None:
     with pytest.raises(LinkingError, match="build"):
         CandidateGenerator(hand_kb).candidates(["TAC"])
     with pytest.raises(LinkingError):
         CandidateGenerator(hand_kb, k=0)
     with pytest.raises(LinkingError, match="no terms"):
-        CandidateGenerator(KnowledgeBase()).build()
+        CandidateGenerator(TerminologyKB()).build()
     gen = CandidateGenerator(hand_kb).build()
     with pytest.raises(LinkingError, match="labels"):
         gen.candidates(["TAC"], ["A", "B"])
     assert gen.candidates([]) == []
 
 
-def test_token_match_tier_ignores_order_plural_stop_words_and_abbreviations(hand_kb: KnowledgeBase) -> None:
+def test_token_match_tier_ignores_order_plural_stop_words_and_abbreviations(hand_kb: TerminologyKB) -> None:
     hand_kb.add(Concept("Q1", "quimioterapia adyuvante"))
     plain = CandidateGenerator(hand_kb).build()
     tokens = CandidateGenerator(hand_kb, token_match=True, token_score=0.97).build()
@@ -111,7 +112,7 @@ def test_token_match_tier_ignores_order_plural_stop_words_and_abbreviations(hand
 
 
 def test_code_prior_breaks_ties_towards_frequent_codes() -> None:
-    kb = KnowledgeBase()
+    kb = TerminologyKB()
     kb.add(Concept("rare", "biopsia", frequency=1))
     kb.add(Concept("common", "biopsia", frequency=40))
     kb.add(Concept("none", "biopsia"))
@@ -123,10 +124,10 @@ def test_code_prior_breaks_ties_towards_frequent_codes() -> None:
     assert ranked[2].score == 1.0
 
 
-def test_faiss_backed_generator_agrees_with_exact_search(hand_kb: KnowledgeBase) -> None:
+def test_faiss_backed_generator_agrees_with_exact_search(hand_kb: TerminologyKB) -> None:
     queries = ["resonancias magneticas", "apendicectomia laparoscopica", "hipertension", "escaner"]
     exact = CandidateGenerator(hand_kb, k=3).build()
-    ann = CandidateGenerator(hand_kb, k=3, ann_threshold=1, ann_options={"dim": 8}).build()
+    ann = CandidateGenerator(hand_kb, k=3, ann=AnnOptions(threshold=1, dim=8)).build()
     assert type(ann.index).__name__ == "FaissIndex"
     for a, b in zip(exact.candidates(queries), ann.candidates(queries)):
         assert a[0].code == b[0].code
@@ -136,7 +137,7 @@ def test_faiss_backed_generator_agrees_with_exact_search(hand_kb: KnowledgeBase)
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=5))
 def test_any_user_text_gets_sorted_distinct_candidates(texts: list[str]) -> None:
-    kb = KnowledgeBase()
+    kb = TerminologyKB()
     kb.add(Concept("1", "tomografía computarizada", ("TAC",), frequency=3))
     kb.add(Concept("2", "resonancia magnética", frequency=1))
     gen = CandidateGenerator(kb, k=2, threshold=0.9, token_match=True, rerankers=[code_prior()]).build()

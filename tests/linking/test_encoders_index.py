@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from spacy_clinical_es.linking import (
+    AnnOptions,
     Encoder,
     ExactCosineIndex,
     FaissIndex,
@@ -199,6 +200,6 @@ def test_faiss_index_dense_rows_and_errors() -> None:
 def test_build_index_threshold_chooses_the_kind() -> None:
     terms = _corpus(200)
     rows = TfidfCharEncoder().fit(terms).encode(terms)
-    assert isinstance(build_index(rows, ann_threshold=201), ExactCosineIndex)
-    assert isinstance(build_index(rows, ann_threshold=200, ann_options={"dim": 16}), FaissIndex)
-    assert isinstance(build_index(rows, ann_threshold=0), ExactCosineIndex)
+    assert isinstance(build_index(rows, AnnOptions(threshold=201)), ExactCosineIndex)
+    assert isinstance(build_index(rows, AnnOptions(threshold=200, dim=16)), FaissIndex)
+    assert isinstance(build_index(rows, AnnOptions(threshold=0)), ExactCosineIndex)

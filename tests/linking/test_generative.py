@@ -10,8 +10,8 @@ from spacy_clinical_es.linking import (
     DEFINITION_PROMPT,
     CandidateGenerator,
     GenerativeLinker,
-    KnowledgeBase,
     LinkingError,
+    TerminologyKB,
     TextGenerator,
 )
 from spacy_clinical_es.linking.candidates import DENSE, EXACT
@@ -29,7 +29,7 @@ class Scripted:
         return self.outputs[: len(prompts)]
 
 
-def test_prompt_and_exact_then_dense_mapping(hand_kb: KnowledgeBase) -> None:
+def test_prompt_and_exact_then_dense_mapping(hand_kb: TerminologyKB) -> None:
     scripted = Scripted(["Resonancia magnética", "hipertension arterial sistemica", "  "])
     assert isinstance(scripted, TextGenerator)
     linker = GenerativeLinker(scripted, CandidateGenerator(hand_kb, k=3).build())
@@ -44,7 +44,7 @@ def test_prompt_and_exact_then_dense_mapping(hand_kb: KnowledgeBase) -> None:
     assert results[2][0].code == "74400008" and linker.empty_generations == 1
 
 
-def test_generative_errors(hand_kb: KnowledgeBase) -> None:
+def test_generative_errors(hand_kb: TerminologyKB) -> None:
     gen = CandidateGenerator(hand_kb).build()
     with pytest.raises(LinkingError, match="placeholders"):
         GenerativeLinker(Scripted([]), gen, template="{mention}")
@@ -68,7 +68,7 @@ def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_t5(tmp_path_factory.mktemp("t5"), texts)
 
 
-def test_tiny_t5_output_goes_through_the_candidate_steps(hand_kb: KnowledgeBase, tiny_t5: Path) -> None:
+def test_tiny_t5_output_goes_through_the_candidate_steps(hand_kb: TerminologyKB, tiny_t5: Path) -> None:
     from spacy_clinical_es.generative.seq2seq import Seq2SeqGenerator
 
     seq2seq = Seq2SeqGenerator(str(tiny_t5), max_new_tokens=6, batch_size=2)

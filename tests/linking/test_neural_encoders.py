@@ -10,9 +10,9 @@ from spacy_clinical_es.linking import (
     CandidateGenerator,
     Concept,
     Encoder,
-    KnowledgeBase,
     LinkingError,
     SentenceTransformerEncoder,
+    TerminologyKB,
     TransformerEncoder,
 )
 
@@ -61,7 +61,7 @@ def test_tiny_sapbert_cls_pooling_matches_the_model(tiny_sapbert: Path) -> None:
 
 
 def test_tiny_sapbert_links_normalized_forms_and_round_trips(tiny_sapbert: Path) -> None:
-    kb = KnowledgeBase()
+    kb = TerminologyKB()
     for i, term in enumerate(TERMS):
         kb.add(Concept(str(i), term))
     enc = TransformerEncoder(str(tiny_sapbert))
@@ -83,7 +83,7 @@ def test_missing_model_raises_package_error(tmp_path: Path) -> None:
 
 
 def test_sentence_transformers_minilm_finds_synonyms(minilm_path: str) -> None:
-    kb = KnowledgeBase()
+    kb = TerminologyKB()
     kb.add(Concept("22298006", "myocardial infarction"))
     kb.add(Concept("125605004", "bone fracture"))
     kb.add(Concept("38341003", "high blood pressure"))

