@@ -3,8 +3,8 @@
 Phones keep their layout (spaces, dots, dashes, a ``34`` or ``+34`` prefix,
 an extension) and the first digit of the national number (9: landline, 6/7:
 mobile, 8), so a Spanish number stays a plausible Spanish number. E-mails
-are built from a surrogate first name and surname on a common provider's
-domain; URLs keep their scheme and ``www.``; IPv4 addresses come from the
+are built from a first name and a surname of the locale's lists on a common
+provider's domain; URLs keep their scheme and ``www.``; IPv4 addresses come from the
 documentation ranges (RFC 5737), which are never assigned to anyone.
 """
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 
 from .context import SurrogateContext
-from .names import FEMALE, MALE, SURNAME_POOL
-from .resources.vocab_es import EMAIL_DOMAINS, URL_WORDS
+from .resources.vocab_es import URL_WORDS
 from .textutil import normalize, shape_surrogate, strip_accents
 
 _PREFIX_RE = re.compile(r"^(\+?\s*34[\s.\-)]*|\(\+?34\)\s*|0034\s*)")
@@ -54,8 +53,9 @@ def surrogate_email(text: str, ctx: SurrogateContext, attempt: int) -> str | Non
         return None
     local = text.strip().split("@", 1)[0]
     rng = ctx.rng("EMAIL", normalize(text), str(attempt))
-    first = _ascii_word(rng.choice(MALE + FEMALE))
-    surname = _ascii_word(rng.choice(SURNAME_POOL))
+    data = ctx.data
+    first = _ascii_word(rng.choice(data.male_first + data.female_first))
+    surname = _ascii_word(rng.choice(data.surnames))
     separator = next((c for c in local if c in "._-"), "")
     style = rng.randrange(3)
     if style == 0 or separator:
@@ -69,7 +69,7 @@ def surrogate_email(text: str, ctx: SurrogateContext, attempt: int) -> str | Non
         name += "".join(str(rng.randint(0, 9)) for _ in range(min(n_digits, 4)))
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
-    return f"{lead}{name}@{rng.choice(EMAIL_DOMAINS)}{trail}"
+    return f"{lead}{name}@{rng.choice(data.email_domains)}{trail}"
 
 
 def surrogate_url(text: str, ctx: SurrogateContext, attempt: int) -> str | None:

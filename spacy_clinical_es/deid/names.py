@@ -3,7 +3,8 @@
 Each letter run of a name is a *particle* (``de``, ``del``…: kept), a
 *title* (``Dr``, ``Sra``: kept), an *initial* (``J.``: another letter), a
 *first name* or a *surname*. First names are recognized from the shipped
-lists and replaced by a first name of the same gender (the gender of the
+lists and Faker's lists of every locale, and replaced by a first name of the
+locale (:mod:`.locales`) of the same gender (the gender of the
 span's first known first name, so "José María" stays male); surnames and
 unknown words become surnames (an unknown first word of a three-word or
 longer name is taken as a first name). Case is kept per word ("GARCÍA" →
@@ -13,34 +14,47 @@ get the same surname.
 """
 from __future__ import annotations
 
+import functools
 import re
 import string
 
 from .context import SurrogateContext
-from .resources.names_es import (
-    FEMALE_FIRST_NAMES,
-    MALE_FIRST_NAMES,
-    NAME_PARTICLES,
-    NAME_TITLES,
-    SURNAMES,
-)
+from .locales import recognizer_lists
+from .resources.names_es import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, NAME_PARTICLES, NAME_TITLES
 from .textutil import apply_case, normalize
 
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
-MALE: tuple[str, ...] = tuple(dict.fromkeys(MALE_FIRST_NAMES))
-FEMALE: tuple[str, ...] = tuple(dict.fromkeys(FEMALE_FIRST_NAMES))
-SURNAME_POOL: tuple[str, ...] = tuple(dict.fromkeys(SURNAMES))
-_MALE_SET = frozenset(normalize(n) for n in MALE)
-_FEMALE_SET = frozenset(normalize(n) for n in FEMALE)
-_SURNAME_SET = frozenset(normalize(n) for n in SURNAME_POOL)
+
+@functools.lru_cache(maxsize=1)
+def _known() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Normalized single-word male first names, female first names and surnames (every locale)."""
+    male, female, surnames = recognizer_lists()
+
+    def words(names: frozenset[str]) -> frozenset[str]:
+        return frozenset(normalize(n) for n in names if " " not in n.strip())
+
+    return words(male), words(female), words(surnames)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> tuple[frozenset[str], frozenset[str]]:
+    return (
+        frozenset(normalize(n) for n in MALE_FIRST_NAMES),
+        frozenset(normalize(n) for n in FEMALE_FIRST_NAMES),
+    )
+
+
 _INITIALS = string.ascii_uppercase.replace("Q", "").replace("W", "").replace("K", "").replace("X", "").replace("Y", "")
 
 
 def first_name_gender(word: str) -> str | None:
     """``"m"``, ``"f"`` or ``None`` (unknown or both) for a first name."""
     norm = normalize(word)
-    male, female = norm in _MALE_SET, norm in _FEMALE_SET
+    for male_set, female_set in (_shipped(), _known()[:2]):  # the curated lists decide first
+        male, female = norm in male_set, norm in female_set
+        if male != female:
+            break
     if male and not female:
         return "m"
     if female and not male:
@@ -49,8 +63,15 @@ def first_name_gender(word: str) -> str | None:
 
 
 def is_first_name(word: str) -> bool:
+    """Whether ``word`` is a known first name (any locale)."""
     norm = normalize(word)
-    return norm in _MALE_SET or norm in _FEMALE_SET
+    male_set, female_set, _ = _known()
+    return norm in male_set or norm in female_set
+
+
+def is_surname(word: str) -> bool:
+    """Whether ``word`` is a known surname (any locale)."""
+    return normalize(word) in _known()[2]
 
 
 def _roles(text: str, matches: list[re.Match[str]]) -> list[str]:
@@ -71,9 +92,9 @@ def _roles(text: str, matches: list[re.Match[str]]) -> list[str]:
             roles.append("title")
         elif len(word) == 1 and (word.isupper() or followed_by_dot):
             roles.append("initial")
-        elif is_first_name(word) and (norm not in _SURNAME_SET or i == first_name_word):
+        elif is_first_name(word) and (not is_surname(word) or i == first_name_word):
             roles.append("first")
-        elif norm in _SURNAME_SET:
+        elif is_surname(word):
             roles.append("surname")
         elif i == first_name_word and len(name_words) >= 3:
             roles.append("first")
@@ -87,11 +108,12 @@ def map_word(ctx: SurrogateContext, word: str, role: str, gender: str | None, at
     if role == "initial":
         letter = ctx.token("initial", word, lambda rng: rng.choice(_INITIALS), attempt=attempt)
         return apply_case(word, letter)
+    data = ctx.data
     if role == "first":
-        pool = MALE if gender == "m" else FEMALE if gender == "f" else MALE + FEMALE
+        pool = data.male_first if gender == "m" else data.female_first if gender == "f" else data.male_first + data.female_first
         surrogate = ctx.token("first", word, lambda rng: rng.choice(pool), variant=gender or "", attempt=attempt)
     else:
-        surrogate = ctx.token("surname", word, lambda rng: rng.choice(SURNAME_POOL), attempt=attempt)
+        surrogate = ctx.token("surname", word, lambda rng: rng.choice(data.surnames), attempt=attempt)
     return apply_case(word, surrogate)
 
 

@@ -1,4 +1,9 @@
-"""Options of the randomizer (everything but the mode, the seed and the key)."""
+"""Options of the randomizer (everything but the mode, the seed, the key and the policy).
+
+The defaults written here are the only ones: the spaCy component's config
+section ``[components.deid_randomizer.options]`` is filled from this class
+(registered as ``spacy_clinical_es.DeidOptions.v1``).
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
@@ -16,20 +21,24 @@ class DeidOptions:
     keep_sex: leave sex mentions as written (the image-entity NER needs them).
     keep_ages: leave ages as written, except ages above ``max_age`` years.
     max_age: ages above it become "<max_age + 1> o más" (``None``: never).
-    keep_relatives: leave kinship words of relative mentions ("madre",
-        "tío materno") as written; person names inside them are still replaced.
+    keep_relatives: leave kinship words of relative mentions ("su hija",
+        "tío materno") as written (rewriting them falsifies family history);
+        person names inside them are still replaced.
     date_shift_min_days, date_shift_max_days: the document's date shift is
         drawn from ±[min, max] days (both ≥ 1).
     mask_format: the text written by ``mode="mask"``; ``{tag}`` is the tag.
+    locale: the Faker locale whose name, street, place and institution
+        lists feed the surrogates (one of :data:`.locales.LOCALES`).
     """
 
     keep_sex: bool = True
     keep_ages: bool = True
     max_age: int | None = 89
-    keep_relatives: bool = False
+    keep_relatives: bool = True
     date_shift_min_days: int = 365
     date_shift_max_days: int = 1095
     mask_format: str = "[{tag}]"
+    locale: str = "es_ES"
 
     def __post_init__(self) -> None:
         if not 1 <= self.date_shift_min_days <= self.date_shift_max_days:
@@ -41,6 +50,10 @@ class DeidOptions:
             raise DeidError("date_shift_max_days must be at most 36500 (100 years)")
         if self.max_age is not None and self.max_age < 0:
             raise DeidError(f"max_age must be a non-negative number of years or None (got {self.max_age})")
+        from .locales import LOCALES
+
+        if self.locale not in LOCALES:
+            raise DeidError(f"unknown locale {self.locale!r}; use one of: {', '.join(LOCALES)}")
         if "{tag}" not in self.mask_format:
             raise DeidError("mask_format must contain '{tag}'")
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from .context import SurrogateContext
-from .names import FEMALE, MALE, map_word
+from .names import is_first_name, map_word
 from .resources.vocab_es import (
     KINSHIP,
     LINEAGE,
@@ -146,6 +146,16 @@ def is_relative(text: str) -> bool:
     return any(normalize(w) in _KIN_INDEX for w in _WORD_RE.findall(text))
 
 
+#: Words that may stand with kinship words in a kinship-only mention ("su hija", "los tíos").
+_KINSHIP_GLUE = frozenset({"su", "sus", "mi", "mis", "el", "la", "los", "las", "un", "una", "unos", "unas", "de", "del", "y", "e"})
+
+
+def is_kinship_only(text: str) -> bool:
+    """Whether ``text`` is made of kinship and lineage words only ("su padre", "tía materna")."""
+    words = [normalize(w) for w in _WORD_RE.findall(text)]
+    return any(w in _KIN_INDEX for w in words) and all(w in _KIN_INDEX or w in LINEAGE or w in _KINSHIP_GLUE for w in words)
+
+
 def _swap_kin(word: str, ctx: SurrogateContext, attempt: int) -> str:
     row, col = _KIN_INDEX[normalize(word)]
     pool = tuple(forms[col] for i, forms in enumerate(KINSHIP) if i != row and forms[col] != KINSHIP[row][col])
@@ -178,7 +188,7 @@ def surrogate_relative(text: str, ctx: SurrogateContext, attempt: int, *, keep_k
             new = value + step if value < 20 else value - step
             out.append(apply_case(word, number_words(new) or str(new)))
         elif word[:1].isupper() and (index > 0 or not word.isupper()) and len(word) > 1:
-            role = "first" if normalize(word) in {normalize(n) for n in MALE + FEMALE} else "surname"
+            role = "first" if is_first_name(word) else "surname"
             out.append(map_word(ctx, word, role, None, attempt))
         else:
             out.append(word)

@@ -9,13 +9,19 @@ province's capital and another municipality one of its municipalities. So
 Regions map to regions, foreign cities to foreign cities, countries to
 countries; an unknown place becomes a Spanish municipality. Streets keep
 their type word ("C/", "Avda.") and numbering layout with new numbers.
+
+With another locale (``DeidOptions.locale``) places come from that
+locale's Faker lists: provinces (states, departments) become provinces,
+regions regions, other places municipalities (communes); postal codes keep
+their digits' shape. Street, hospital and institution names are drawn from
+the locale's patterns (:mod:`.locales`) in every locale.
 """
 from __future__ import annotations
 
 import re
 
 from .context import SurrogateContext
-from .resources.institutions_es import HEALTH_CENTRE_AREAS, HOSPITALS, INSTITUTIONS
+from .locales import LOCALES, draw, locale_data
 from .resources.places_es import (
     COUNTRIES,
     FOREIGN_CITIES,
@@ -25,7 +31,7 @@ from .resources.places_es import (
     REGIONS,
     SURROGATE_REGIONS,
 )
-from .resources.streets_es import STREET_NAMES, STREET_TYPES
+from .resources.streets_es import STREET_TYPES
 from .textutil import apply_case, digits_surrogate, normalize, shape_surrogate
 
 PROVINCE_CODES: tuple[str, ...] = tuple(sorted(PROVINCES))
@@ -80,10 +86,40 @@ def _pick(ctx: SurrogateContext, pool: tuple[str, ...], *parts: str) -> str:
     return ctx.rng(*parts).choice(pool)
 
 
+_PLACE_SETS: dict[str, frozenset[str]] = {}
+
+
+def _locale_places(kind: str) -> frozenset[str]:
+    """Normalized provinces or regions of every locale (for recognition)."""
+    if kind not in _PLACE_SETS:
+        _PLACE_SETS[kind] = frozenset(normalize(n) for loc in LOCALES for n in getattr(locale_data(loc), kind))
+    return _PLACE_SETS[kind]
+
+
+def _foreign_locale_territory(text: str, ctx: SurrogateContext, attempt: int) -> str:
+    """A place of a non-Spanish locale: province for a province, region for a region, else a municipality."""
+    data = ctx.data
+    norm = normalize(text)
+    a = str(attempt)
+    if norm in _PROVINCE_NAMES or norm in _locale_places("provinces"):
+        return apply_case(text, _pick(ctx, data.provinces, "L-PROVINCE", norm, a))
+    if norm in _REGIONS or norm in _locale_places("regions"):
+        return apply_case(text, _pick(ctx, data.regions, "L-REGION", norm, a))
+    return apply_case(text, _pick(ctx, data.municipalities, "L-MUNI", norm, a))
+
+
 def surrogate_territory(text: str, ctx: SurrogateContext, attempt: int) -> str | None:
     """Postal code, province, municipality, region, foreign city or country surrogate."""
     norm = normalize(text)
     a = str(attempt)
+    if ctx.data.locale != "es_ES":
+        if POSTAL_CODE_RE.match(text) or (any(c.isdigit() for c in text) and not any(c.isalpha() for c in text)):
+            return shape_surrogate(text, ctx.rng("TERRITORY-NUM", norm, a))
+        if norm in _FOREIGN and norm not in _locale_places("provinces"):
+            return apply_case(text, _pick(ctx, FOREIGN_CITIES, "FOREIGN", norm, a))
+        if norm in _COUNTRIES:
+            return surrogate_country(text, ctx, attempt)
+        return _foreign_locale_territory(text, ctx, attempt)
     m = POSTAL_CODE_RE.match(text)
     if m:
         code = m.group(2)
@@ -148,6 +184,11 @@ def _split_street(text: str) -> tuple[str, str, str]:
     return prefix, rest[:name_end], rest[name_end:]
 
 
+def split_street_type(text: str) -> str:
+    """The street type prefix of an address ("Calle ", "Avda. ", "C/"), or ``""``."""
+    return _split_street(text)[0]
+
+
 _TAIL_WORD_RE = re.compile(r"(?<![^\W\d_])[^\W\d_]{3,}(?![^\W\d_])")
 
 
@@ -166,7 +207,7 @@ def surrogate_street(text: str, ctx: SurrogateContext, attempt: int) -> str | No
     rng = ctx.rng("STREET", norm, str(attempt))
     new_name = ""
     if name.strip():
-        new_name = rng.choice(STREET_NAMES)
+        new_name = draw(ctx.data.street_names, rng)
         if not prefix:
             new_name = new_name[:1].upper() + new_name[1:]
         if name.strip().isupper() and len(name.strip()) > 1:
@@ -182,16 +223,16 @@ def surrogate_street(text: str, ctx: SurrogateContext, attempt: int) -> str | No
 
 
 def surrogate_hospital(text: str, ctx: SurrogateContext, attempt: int) -> str | None:
-    """A hospital from the shipped list."""
-    return apply_case(text, _pick(ctx, HOSPITALS, "HOSPITAL", normalize(text), str(attempt)))
+    """A hospital of the locale's patterns (and, for es_ES, of the shipped list)."""
+    return apply_case(text, draw(ctx.data.hospitals, ctx.rng("HOSPITAL", normalize(text), str(attempt))))
 
 
 def surrogate_health_centre(text: str, ctx: SurrogateContext, attempt: int) -> str | None:
-    """``Centro de Salud <area>`` with an area from the shipped list."""
-    area = _pick(ctx, HEALTH_CENTRE_AREAS, "CENTRE", normalize(text), str(attempt))
+    """``Centro de Salud <area>`` with an area of the locale."""
+    area = _pick(ctx, ctx.data.health_centre_areas, "CENTRE", normalize(text), str(attempt))
     return apply_case(text, f"Centro de Salud {area}")
 
 
 def surrogate_institution(text: str, ctx: SurrogateContext, attempt: int) -> str | None:
-    """An institution from the shipped list."""
-    return apply_case(text, _pick(ctx, INSTITUTIONS, "INSTITUTION", normalize(text), str(attempt)))
+    """An institution of the locale's patterns (and, for es_ES, of the shipped list)."""
+    return apply_case(text, draw(ctx.data.institutions, ctx.rng("INSTITUTION", normalize(text), str(attempt))))

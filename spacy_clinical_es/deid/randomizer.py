@@ -1,6 +1,8 @@
 """``randomize``: replace the PHI spans of one text; spaCy-free.
 
-Input: a text and ``(start, end, label)`` character spans. Output
+Input: a text and ``(start, end, label)`` or ``(start, end, label, source)``
+character spans (source: ``"entity"`` when absent, ``"rule"``,
+``"gazetteer"`` or ``"recall"``). Output
 (:class:`Result`): the de-identified text, the output spans with their
 original labels, and an :class:`~.offsets.OffsetMap` from output to input.
 
@@ -10,9 +12,16 @@ Modes: ``"surrogate"`` (realistic replacements, see :mod:`.surrogates`),
 kept by default (:class:`~.options.DeidOptions`), ages above ``max_age``
 generalized.
 
+What happens to each span is decided by the :class:`~.policy.ReplacementPolicy`
+(per label and source; protections for punctuation, form labels and
+clinical terms first), then by the options (sex, ages, relatives kept).
+
 Guarantees in ``"surrogate"`` mode:
 
-* a surrogate never equals its original (case- and accent-insensitive);
+* a surrogate never equals its original (case- and accent-insensitive) and
+  holds no significant token of it (:func:`.context.significant_tokens`);
+* no mask tag is ever part of surrogate text: a span without an acceptable
+  surrogate becomes the neutral mask as a whole region (``how="no_surrogate"``);
 * a surrogate never contains an original (three characters or more) of the
   document's replaced spans; after assembly the whole output is checked: no
   such original occurs in the output more often than in the input outside
@@ -34,30 +43,36 @@ Overlapping spans are merged into one replaced region (counted in
 all its spans are kept. Offsets outside the text raise :class:`DeidError`;
 empty spans are counted (``stats["empty_spans"]``) and left alone.
 
+Time and memory are linear in the text's length: the checks look at the
+surroundings of each replaced span only.
+
 Nothing here logs or raises with the text of a span.
 """
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import categories as cat
-from .context import MIN_BLOCK_LENGTH, SurrogateContext
+from .context import MIN_BLOCK_LENGTH, Blocklist, SurrogateContext
 from .dates import shift_dates
 from .errors import DeidError
 from .offsets import OffsetMap, Segment
 from .options import MODES, DeidOptions
-from .people import generalize_age, surrogate_relative
+from .people import generalize_age, is_kinship_only, surrogate_relative
+from .policy import ENTITY, REPLACE, REPLACE_IF_CERTAIN, SOURCES, Protector, ReplacementPolicy, category_is_certain
 from .seeding import Seeder, master_secret, text_digest
 from .surrogates import make_surrogate
-from .textutil import count_overlapping, normalize
 
 logger = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4
 _SHIFT_TRIES = 128
+#: Distinct dates looked at when choosing a document's shift (keeps the choice linear).
+_SHIFT_SAMPLE = 64
 
 #: Actions recorded per span.
 SURROGATE = "surrogate"
@@ -66,6 +81,9 @@ GENERALIZE = "generalize"
 PARTIAL = "partial"
 MASK = "mask"
 REDACT = "redact"
+#: Internal: the neutral mask (recorded as ``MASK`` with ``how="neutral"``).
+_NEUTRAL = "neutral"
+_REPLACING = frozenset({SURROGATE, MASK, REDACT, _NEUTRAL})
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,7 @@ class Replacement:
     category: str
     action: str
     how: str = ""
+    source: str = ENTITY
 
 
 @dataclass
@@ -94,73 +113,138 @@ class Result:
 
 
 @dataclass
+class _Member:
+    start: int
+    end: int
+    label: str
+    source: str
+    category: str
+    action: str
+    how: str = ""
+
+
+@dataclass
 class _Region:
     start: int
     end: int
     label: str
     category: str
     action: str
+    how: str = ""
+    source: str = ENTITY
 
 
-def _check_spans(text: str, spans: Iterable[Sequence[object]], stats: Counter) -> list[tuple[int, int, str]]:
+def _check_spans(text: str, spans: Iterable[Sequence[object]], stats: Counter) -> list[tuple[int, int, str, str]]:
     checked = []
     for i, span in enumerate(spans):
-        if len(span) != 3:
-            raise DeidError(f"span {i}: expected (start, end, label), got {len(span)} fields")
-        start, end, label = span
+        if len(span) not in (3, 4):
+            raise DeidError(f"span {i}: expected (start, end, label) or (start, end, label, source), got {len(span)} fields")
+        start, end, label = span[0], span[1], span[2]
+        source = span[3] if len(span) == 4 else ENTITY
         if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool) or isinstance(end, bool):
             raise DeidError(f"span {i}: offsets must be integers")
         if not isinstance(label, str):
             raise DeidError(f"span {i}: the label must be a string")
+        if source not in SOURCES:
+            raise DeidError(f"span {i}: unknown source {source!r}; use one of: {', '.join(SOURCES)}")
         if not 0 <= start <= end <= len(text):
             raise DeidError(f"span {i}: offsets {start}-{end} are outside the text ({len(text)} characters) or reversed")
         if start == end:
             stats["empty_spans"] += 1
             continue
-        checked.append((start, end, label))
+        checked.append((start, end, label, str(source)))
     return checked
 
 
-def _is_kept(category: str, options: DeidOptions, mode: str) -> bool:
-    if category == cat.SEX:
-        return options.keep_sex
-    if category == cat.AGE:
-        return options.keep_ages
-    if category == cat.RELATIVE:
-        return options.keep_relatives and mode == "surrogate"
-    return False
+def _mode_action(mode: str) -> str:
+    return {"surrogate": SURROGATE, "mask": MASK, "redact": REDACT}[mode]
 
 
-def _regions(text: str, spans: list[tuple[int, int, str]], options: DeidOptions, mode: str, stats: Counter) -> list[_Region]:
-    """Merge overlapping spans and decide each region's category and action."""
-    ordered = sorted(spans, key=lambda s: (s[0], -s[1], s[2]))
-    clusters: list[list[tuple[int, int, str]]] = []
-    for span in ordered:
-        if clusters and span[0] < max(e for _, e, _ in clusters[-1]):
-            clusters[-1].append(span)
+def _configured_action(configured: str, span_text: str, category: str, mode: str, policy: ReplacementPolicy, stats: Counter) -> str:
+    """The action of a span from its policy entry (``replace_if_certain`` resolved)."""
+    if configured == REPLACE_IF_CERTAIN:
+        if category_is_certain(span_text, category):
+            stats["recall_certain"] += 1
+            configured = REPLACE
         else:
-            clusters.append([span])
+            stats["recall_uncertain"] += 1
+            configured = policy.uncertain
+            if configured == "mask":
+                return REDACT if mode == "redact" else _NEUTRAL
+    if configured == REPLACE:
+        return _mode_action(mode)
+    return {"surrogate": SURROGATE, "mask": MASK, "redact": REDACT, "keep": KEEP}[configured]
+
+
+def _kept_by_options(category: str, action: str, options: DeidOptions) -> str:
+    """Sex, ages and relatives kept as the options say (ages generalized, relative names still replaced)."""
+    if action not in _REPLACING:
+        return action
+    if category == cat.SEX and options.keep_sex:
+        return KEEP
+    if category == cat.AGE and options.keep_ages:
+        return GENERALIZE
+    if category == cat.RELATIVE and options.keep_relatives and action == SURROGATE:
+        return PARTIAL
+    return action
+
+
+def _members(
+    text: str, spans: list[tuple[int, int, str, str]], options: DeidOptions, policy: ReplacementPolicy, mode: str, stats: Counter
+) -> list[_Member]:
+    """Each span's (maybe trimmed) extent, category and action."""
+    protector = Protector(text, policy)
+    members = []
+    for start, end, label, source in spans:
+        new_start, new_end, reason = protector.protect(start, end, source)
+        if reason is not None:
+            stats[f"kept_{reason}"] += 1
+            members.append(_Member(start, end, label, source, cat.category_of(label, text[start:end]), KEEP, reason))
+            continue
+        if (new_start, new_end) != (start, end):
+            stats["trimmed_field_label"] += 1
+        start, end = new_start, new_end
+        span_text = text[start:end]
+        category = cat.category_of(label, span_text)
+        if options.keep_relatives and category not in (cat.RELATIVE, cat.SEX, cat.AGE) and is_kinship_only(span_text):
+            category = cat.RELATIVE
+            stats["kinship_kept"] += 1
+        action = _configured_action(policy.action_for(label, source), span_text, category, mode, policy, stats)
+        members.append(_Member(start, end, label, source, category, _kept_by_options(category, action, options)))
+    return members
+
+
+def _regions(text: str, members: list[_Member], stats: Counter) -> list[_Region]:
+    """Merge overlapping spans; a region is replaced unless all its spans are kept."""
+    ordered = sorted(members, key=lambda m: (m.start, -m.end, m.label))
+    clusters: list[list[_Member]] = []
+    cluster_end = -1
+    for member in ordered:
+        if clusters and member.start < cluster_end:
+            clusters[-1].append(member)
+            cluster_end = max(cluster_end, member.end)
+        else:
+            clusters.append([member])
+            cluster_end = member.end
     regions = []
     for cluster in clusters:
-        start = cluster[0][0]
-        end = max(e for _, e, _ in cluster)
-        members = [(s, e, label, cat.category_of(label, text[s:e])) for s, e, label in cluster]
-        if len(cluster) > 1:
-            stats["merged_overlaps"] += len(cluster) - 1
-        replaced = [m for m in members if not _is_kept(m[3], options, mode)]
-        pool = replaced or members
-        label = max(pool, key=lambda m: (m[1] - m[0], -m[0]))[2]
-        category = cat.category_of(label, text[start:end])
-        if replaced and _is_kept(category, options, mode):
-            category = cat.OTHER if category != cat.AGE else category
-            kept = False
-        else:
-            kept = not replaced
-        if kept:
-            action = {cat.AGE: GENERALIZE, cat.RELATIVE: PARTIAL}.get(category, KEEP)
-        else:
-            action = {"surrogate": SURROGATE, "mask": MASK, "redact": REDACT}[mode]
-        regions.append(_Region(start, end, label, category, action))
+        start = cluster[0].start
+        end = max(m.end for m in cluster)
+        if len(cluster) == 1:
+            m = cluster[0]
+            regions.append(_Region(start, end, m.label, m.category, m.action, m.how, m.source))
+            continue
+        stats["merged_overlaps"] += len(cluster) - 1
+        replaced = [m for m in cluster if m.action in _REPLACING]
+        chosen = max(replaced or cluster, key=lambda m: (m.end - m.start, -m.start))
+        category = cat.category_of(chosen.label, text[start:end])
+        action = chosen.action
+        if replaced:
+            if category in (cat.SEX, cat.RELATIVE):
+                category = cat.OTHER
+        elif not (action == GENERALIZE and category == cat.AGE or action == PARTIAL and category == cat.RELATIVE):
+            action = KEEP
+        regions.append(_Region(start, end, chosen.label, category, action, chosen.how, chosen.source))
     return regions
 
 
@@ -176,14 +260,16 @@ def _choose_shift(
     """The document's shift: the first draw whose shifted dates are all acceptable.
 
     With a patient key the shift is fixed (same for every document of the patient).
+    Only the first :data:`_SHIFT_SAMPLE` distinct dates are looked at.
     """
     if fixed:
         return _draw_shift(seeder, options, "patient")
+    sample = list(dict.fromkeys(dates))[:_SHIFT_SAMPLE]
     best, best_bad = 0, None
     for attempt in range(_SHIFT_TRIES):
         shift = _draw_shift(seeder, options, str(ctx.round), str(attempt))
         bad = 0
-        for date in dates:
+        for date in sample:
             shifted = shift_dates(date, shift)
             if shifted is not None and not ctx.acceptable(shifted, date):
                 bad += 1
@@ -194,34 +280,98 @@ def _choose_shift(
     return best
 
 
-def _leak_count(text: str, regions: list[_Region], out_text: str) -> int:
-    """Originals of replaced regions found in the output more often than in the input outside them."""
-    replaced = [r for r in regions if r.action == SURROGATE]
-    if not replaced:
+# --------------------------------------------------------------------------- leak check
+
+
+def _normalize_mapped(text: str) -> tuple[str, list[int], list[int]]:
+    """``normalize(text)`` with, per output character, the input offsets it comes from."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pending_space = -1
+    for i, char in enumerate(text):
+        if char.isspace():
+            if out and pending_space < 0:
+                pending_space = i
+            continue
+        if char.isascii():
+            piece = char.lower()
+        else:
+            piece = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)).casefold()
+        if not piece:
+            if ends:
+                ends[-1] = i + 1
+            continue
+        if pending_space >= 0:
+            out.append(" ")
+            starts.append(pending_space)
+            ends.append(i)
+            pending_space = -1
+        for c in piece:
+            out.append(c)
+            starts.append(i)
+            ends.append(i + 1)
+    return "".join(out), starts, ends
+
+
+def _occurrences_near(text: str, intervals: list[tuple[int, int]], blocklist: Blocklist, reach: int) -> Counter:
+    """Occurrences (normalized) of blocked originals that overlap an interval (an empty one: that strictly contain its point)."""
+    counts: Counter = Counter()
+    if not intervals or not len(blocklist):
+        return counts
+    windows: list[list[int]] = []
+    for s, e in sorted(intervals):
+        lo, hi = max(0, s - reach), min(len(text), e + reach)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+            windows[-1][2:] += [s, e]
+        else:
+            windows.append([lo, hi, s, e])
+    for window in windows:
+        lo, hi, bounds = window[0], window[1], window[2:]
+        spans = list(zip(bounds[::2], bounds[1::2]))
+        norm, starts, ends = _normalize_mapped(text[lo:hi])
+        for k in range(len(norm) - MIN_BLOCK_LENGTH + 1):
+            for original in blocklist.bucket(norm[k : k + MIN_BLOCK_LENGTH]):
+                if not norm.startswith(original, k):
+                    continue
+                occ_s, occ_e = lo + starts[k], lo + ends[k + len(original) - 1]
+                if any((occ_s < e and occ_e > s) if e > s else (occ_s < s < occ_e) for s, e in spans):
+                    counts[original] += 1
+    return counts
+
+
+def _leak_count(text: str, replacements: list[Replacement], out_text: str, blocklist: Blocklist) -> int:
+    """Originals of surrogate regions that occur in the output more often than in the input outside them.
+
+    Only occurrences that touch a changed region can differ between the two, so
+    only the surroundings of the changed regions are searched (linear time).
+    """
+    if not len(blocklist):
         return 0
-    pieces = []
-    last = 0
-    for r in replaced:
-        pieces.append(text[last : r.start])
-        pieces.append("\x00")
-        last = r.end
-    pieces.append(text[last:])
-    outside = normalize("".join(pieces))
-    output = normalize(out_text)
-    leaks = 0
-    for original in {normalize(text[r.start : r.end]) for r in replaced}:
-        if len(original) >= MIN_BLOCK_LENGTH and count_overlapping(output, original) > count_overlapping(outside, original):
-            leaks += 1
-    return leaks
+    reach = 2 * max(len(b) for b in blocklist) + 16
+    out_changed = [(r.out_start, r.out_end) for r in replacements if text[r.start : r.end] != out_text[r.out_start : r.out_end]]
+    in_changed = [
+        (r.start, r.end)
+        for r in replacements
+        if r.action != SURROGATE and text[r.start : r.end] != out_text[r.out_start : r.out_end]
+    ]
+    in_output = _occurrences_near(out_text, out_changed, blocklist, reach)
+    in_input = _occurrences_near(text, in_changed, blocklist, reach)
+    return sum(1 for original, n in in_output.items() if n > in_input.get(original, 0))
+
+
+# --------------------------------------------------------------------------- rendering
 
 
 def _render(
-    text: str, regions: list[_Region], ctx: SurrogateContext, mode: str, options: DeidOptions
+    text: str, regions: list[_Region], ctx: SurrogateContext, options: DeidOptions, policy: ReplacementPolicy
 ) -> tuple[str, list[Segment], list[Replacement], Counter]:
     pieces: list[str] = []
     segments: list[Segment] = []
     replacements: list[Replacement] = []
     counts: Counter = Counter()
+    neutral = options.mask_format.format(tag=policy.neutral_tag)
     out_pos = 0
     last = 0
     for region in regions:
@@ -231,7 +381,7 @@ def _render(
             segments.append(Segment(out_pos, out_pos + len(gap), last, region.start, False))
             out_pos += len(gap)
         original = text[region.start : region.end]
-        action, how = region.action, ""
+        action, how = region.action, region.how
         if action == KEEP:
             new = original
         elif action == GENERALIZE:
@@ -241,18 +391,25 @@ def _render(
             new = surrogate_relative(original, ctx, 0, keep_kinship=True) or original
             action = PARTIAL if new != original else KEEP
         elif action == MASK:
-            new = options.mask_format.format(tag=cat.mask_tag(region.label, region.category))
+            new, how = options.mask_format.format(tag=cat.mask_tag(region.label, region.category)), "typed"
+        elif action == _NEUTRAL:
+            new, action, how = neutral, MASK, "neutral"
         elif action == REDACT:
             new = ""
         else:
-            tag = options.mask_format.format(tag=cat.mask_tag(region.label, region.category))
-            new, how = make_surrogate(original, region.category, ctx, tag)
+            surrogate, how = make_surrogate(original, region.category, ctx)
+            if surrogate is None:
+                new, action = neutral, MASK
+            else:
+                new = surrogate
             counts[f"by_{how}"] += 1
         counts[action] += 1
         changed = new != original
         segments.append(Segment(out_pos, out_pos + len(new), region.start, region.end, changed))
         replacements.append(
-            Replacement(region.start, region.end, out_pos, out_pos + len(new), region.label, region.category, action, how)
+            Replacement(
+                region.start, region.end, out_pos, out_pos + len(new), region.label, region.category, action, how, region.source
+            )
         )
         pieces.append(new)
         out_pos += len(new)
@@ -272,34 +429,39 @@ def randomize(
     key: bytes | str | None = None,
     patient_key: str | None = None,
     options: DeidOptions | None = None,
+    policy: ReplacementPolicy | None = None,
 ) -> Result:
     """De-identify ``text`` given its PHI ``spans`` (see the module docstring).
 
     ``key``: secret for cross-document consistency (never stored or logged).
     ``seed``: makes a run reproducible when no key is given. ``patient_key``:
     documents with the same one share their date shift (needs a key or a
-    seed to be stable across calls).
+    seed to be stable across calls). ``options``: what to keep and how to
+    shift (:class:`DeidOptions`); ``policy``: what to do per label and
+    source (:class:`~.policy.ReplacementPolicy`).
     """
     if mode not in MODES:
         raise DeidError(f"unknown mode {mode!r}; use one of: {', '.join(MODES)}")
     if key is not None and len(key) == 0:
         raise DeidError("the secret key is empty; give a non-empty key or None")
     options = options or DeidOptions()
+    policy = policy or ReplacementPolicy()
     stats: Counter = Counter()
     checked = _check_spans(text, spans, stats)
-    regions = _regions(text, checked, options, mode, stats)
+    regions = _regions(text, _members(text, checked, options, policy, mode, stats), stats)
     master = Seeder(master_secret(key, seed))
     digest = text_digest(text).hex()
     seeder = master if key is not None else master.child("document", digest)
     date_seeder = master.child("patient", patient_key) if patient_key is not None else master.child("dates", digest)
-    blocklist = [text[r.start : r.end] for r in regions if r.action == SURROGATE]
+    blocklist = Blocklist(text[r.start : r.end] for r in regions if r.action == SURROGATE)
     dates = [text[r.start : r.end] for r in regions if r.action == SURROGATE and r.category == cat.DATE]
+    any_surrogate = any(r.action == SURROGATE for r in regions)
     best = None
-    for round_ in range(MAX_ROUNDS if mode == "surrogate" else 1):
+    for round_ in range(MAX_ROUNDS if any_surrogate else 1):
         ctx = SurrogateContext(seeder, options, blocklist=blocklist, round_=round_)
         ctx.date_shift = _choose_shift(date_seeder, options, dates, ctx, fixed=patient_key is not None)
-        rendered = _render(text, regions, ctx, mode, options)
-        leaks = _leak_count(text, regions, rendered[0]) if mode == "surrogate" else 0
+        rendered = _render(text, regions, ctx, options, policy)
+        leaks = _leak_count(text, rendered[2], rendered[0], blocklist) if any_surrogate else 0
         if best is None or leaks < best[0]:
             best = (leaks, round_, rendered)
         if leaks == 0:

@@ -2,11 +2,13 @@
 
 :func:`make_surrogate` tries the category's generator (up to
 :data:`GENERATOR_ATTEMPTS` keyed attempts), then the shape-preserving
-fallback (digits → digits, letters → letters), then the mask tag, then
-``"**"``/``"##"``. A candidate is taken only when
-:meth:`..context.SurrogateContext.acceptable` says so: it differs from the
-original (case- and accent-insensitive) and contains no original of the
-document. The attempt that succeeded is remembered per (category,
+fallback (digits → digits, letters → letters; not for letter-only texts of
+categories where gibberish words would mislead). A candidate is taken only
+when :meth:`..context.SurrogateContext.acceptable` says so: it differs from
+the original (case- and accent-insensitive), contains no original of the
+document and no significant token of its own original. When no candidate is
+acceptable it returns ``None`` and the randomizer writes the neutral mask as
+the whole region: a mask tag never ends up inside surrogate text. The attempt that succeeded is remembered per (category,
 normalized original), so the same original gets the same surrogate
 throughout the document whatever its case or spacing.
 """
@@ -74,8 +76,8 @@ _NO_LETTER_SHAPE = frozenset({cat.OTHER, cat.RELATIVE, cat.PROFESSION, cat.SEX, 
 #: How a surrogate was made (counted in the result's stats).
 BY_GENERATOR = "generator"
 BY_SHAPE = "shape"
-BY_TAG = "tag"
-BY_LAST_RESORT = "last_resort"
+#: No acceptable surrogate: the region gets the neutral mask.
+NO_SURROGATE = "no_surrogate"
 
 
 _DATE_LIKE_RE = re.compile(r"\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{2,4}|\b(?:19|20)\d{2}\b")
@@ -112,7 +114,7 @@ def guess_category(text: str) -> str | None:
     return None
 
 
-def _candidates(text: str, category: str, ctx: SurrogateContext, tag: str) -> list[tuple[str, Callable[[], str | None]]]:
+def _candidates(text: str, category: str, ctx: SurrogateContext) -> list[tuple[str, Callable[[], str | None]]]:
     generator = GENERATORS.get(category, surrogate_other)
     if generator(text, ctx, 0) is None:
         guessed = guess_category(text)
@@ -127,14 +129,13 @@ def _candidates(text: str, category: str, ctx: SurrogateContext, tag: str) -> li
             (BY_SHAPE, functools.partial(lambda a: shape_surrogate(text, ctx.rng("SHAPE", category, norm, str(a))), a))
             for a in range(SHAPE_ATTEMPTS)
         ]
-    steps += [(BY_TAG, lambda: tag), (BY_LAST_RESORT, lambda: "**"), (BY_LAST_RESORT, lambda: "##")]
     return steps
 
 
-def make_surrogate(text: str, category: str, ctx: SurrogateContext, tag: str) -> tuple[str, str]:
-    """``(surrogate, how)`` for one original; the surrogate is always acceptable."""
+def make_surrogate(text: str, category: str, ctx: SurrogateContext) -> tuple[str | None, str]:
+    """``(surrogate, how)`` for one original; ``(None, NO_SURROGATE)`` when none is acceptable."""
     key = (category, normalize(text))
-    steps = _candidates(text, category, ctx, tag)
+    steps = _candidates(text, category, ctx)
     first = ctx.attempts.get(key, 0)
     for index in range(first, len(steps)):
         how, step = steps[index]
@@ -142,6 +143,5 @@ def make_surrogate(text: str, category: str, ctx: SurrogateContext, tag: str) ->
         if candidate is not None and ctx.acceptable(candidate, text):
             ctx.attempts[key] = index
             return candidate, how
-    # "**" and "##" cannot both equal the original, and neither can hold a blocked
-    # original (those have three characters or more): the loop always returns.
-    raise AssertionError("unreachable: no acceptable surrogate")
+    ctx.attempts[key] = len(steps)
+    return None, NO_SURROGATE

@@ -3,37 +3,49 @@ from __future__ import annotations
 
 import re
 
-from spacy_clinical_es.deid import normalize, randomize
-from spacy_clinical_es.deid.names import FEMALE, MALE, SURNAME_POOL, first_name_gender
+import pytest
+
+from spacy_clinical_es.deid import DeidOptions, normalize, randomize
+from spacy_clinical_es.deid.locales import LOCALES, locale_data
+from spacy_clinical_es.deid.names import first_name_gender
 
 LABEL = "NOMBRE_PERSONAL_SANITARIO"
 
 
-def _one(text: str, seed: int = 0) -> str:
-    return randomize(text, [(0, len(text), LABEL)], seed=seed).text
+def _one(text: str, seed: int = 0, locale: str = "es_ES") -> str:
+    return randomize(text, [(0, len(text), LABEL)], seed=seed, options=DeidOptions(locale=locale)).text
 
 
-def test_gender_is_kept():
+@pytest.mark.parametrize("locale", LOCALES)
+def test_gender_is_kept(locale):
+    data = locale_data(locale)
     for seed in range(10):
-        assert first_name_gender(_one("María", seed)) == "f"
-        assert first_name_gender(_one("Ignacio", seed)) == "m"
-        male_compound = _one("José María Pérez", seed).split()
-        assert first_name_gender(male_compound[0]) == "m" and first_name_gender(male_compound[1]) == "m"
+        female = _one("María", seed, locale)
+        male = _one("Ignacio", seed, locale)
+        assert female in data.female_first and male in data.male_first
+        assert first_name_gender(female) in ("f", None) and first_name_gender(male) in ("m", None)
+        male_compound = _one("José María Pérez", seed, locale)
+        assert male_compound.split()[0] in {w for n in data.male_first for w in n.split()}
 
 
-def test_form_is_kept():
+@pytest.mark.parametrize("locale", LOCALES)
+def test_form_is_kept(locale):
+    data = locale_data(locale)
     for seed in range(5):
-        initial = _one("J. García", seed)
-        assert re.fullmatch(r"[A-Z]\. \w+", initial) and not initial.startswith("J.")
-        upper = _one("GARCÍA LÓPEZ", seed)
-        assert upper.isupper() and len(upper.split()) == 2
-        two = _one("Ignacio Navarro Cuéllar", seed).split()
-        assert len(two) == 3 and two[0] in MALE and two[1] in SURNAME_POOL and two[2] in SURNAME_POOL
-        hyphen = _one("Patricia Hidalgo-Collazos", seed)
-        assert re.fullmatch(r"\w+ \w+-\w+", hyphen) and hyphen.split()[0] in FEMALE
-        particle = _one("Natalia del Valle González", seed)
+        initial = _one("J. García", seed, locale)
+        assert re.fullmatch(r"[A-Z]\. [\w ]+", initial) and not initial.startswith("J.")
+        upper = _one("GARCÍA LÓPEZ", seed, locale)
+        assert upper.isupper() and normalize(upper) != "garcia lopez"
+        two = _one("Ignacio Navarro Cuéllar", seed)
+        assert two.split()[0] in locale_data("es_ES").male_first
+        three = _one("Ignacio Navarro Cuéllar", seed, locale)
+        assert any(three.startswith(n + " ") for n in data.male_first)
+        assert any(three.endswith(" " + n) for n in data.surnames)
+        hyphen = _one("Patricia Hidalgo-Collazos", seed, locale)
+        assert "-" in hyphen and any(hyphen.startswith(n + " ") for n in data.female_first)
+        particle = _one("Natalia del Valle González", seed, locale)
         assert " del " in particle
-        title = _one("Dr. Navarro", seed)
+        title = _one("Dr. Navarro", seed, locale)
         assert title.startswith("Dr. ") and "Navarro" not in title
 
 
