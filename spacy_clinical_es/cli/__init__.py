@@ -25,4 +25,4 @@ def main() -> None:
     app()
 
 
-from . import benchmark, convert, deid, evaluate, tokenization  # noqa: F401  (registers the commands)
+from . import benchmark, convert, deid, evaluate, serve, tokenization  # noqa: F401  (registers the commands)
