@@ -27,7 +27,7 @@ Usage (GPU, the paper's best model; see the README)::
         --learning-rate 3e-4 --bf16
 
 Smoke run on CPU (``--tiny-base DIR`` builds a 2-layer T5 with
-``tests/tiny_models.py`` whose tokenizer is trained on the training inputs
+``spacy_clinical_es/models/tiny.py`` whose tokenizer is trained on the training inputs
 and targets; it learns next to nothing and only proves the loop)::
 
     python scripts/finetune_seq2seq.py --tiny-base training/tiny_t5_base --train corpus/imaging/train.spacy \\
@@ -50,7 +50,7 @@ import spacy
 from spacy.tokens import Doc, DocBin
 
 from spacy_clinical_es.errors import ConfigError
-from spacy_clinical_es.generative.annotate import (
+from spacy_clinical_es.generative.spacy_layer.annotate import (
     ChunkExample,
     chunk_examples,
     example_counts,
@@ -63,7 +63,6 @@ from spacy_clinical_es.generative.prompts import (
 
 logger = logging.getLogger("finetune_seq2seq")
 
-REPO = Path(__file__).resolve().parents[1]
 META_NAME = "generative_training.json"
 
 
@@ -121,9 +120,8 @@ class Seq2SeqData:
 
 
 def build_tiny_base(path: Path, texts: list[str], vocab_size: int) -> str:
-    """A 2-layer T5 from tests/tiny_models.py with a tokenizer trained on ``texts`` (smoke runs only)."""
-    sys.path.insert(0, str(REPO))
-    from tests.tiny_models import build_tiny_t5
+    """A 2-layer T5 (:mod:`spacy_clinical_es.models.tiny`) with a tokenizer trained on ``texts`` (smoke runs only)."""
+    from spacy_clinical_es.models.tiny import build_tiny_t5
 
     return str(build_tiny_t5(path, texts, vocab_size=vocab_size))
 

@@ -41,10 +41,7 @@ def to_json(scores: Mapping[str, Any]) -> str:
 
 def write_json(scores: Mapping[str, Any], path: str | Path) -> Path:
     """Write :func:`to_json` to ``path`` (parent folders are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_json(scores), encoding="utf8")
-    return path
+    return write_text(to_json(scores), path)
 
 
 def _is_comparison(scores: Mapping[str, Any]) -> bool:
@@ -65,6 +62,26 @@ def _table(
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return "\n".join(lines)
+
+
+def table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str] | None = None
+) -> str:
+    """A Markdown table; ``align`` per column (default: first column left, the others right)."""
+    return _table(header, align or [":---"] + ["---:"] * (len(header) - 1), rows)
+
+
+def prf_cell(row: Mapping[str, Any]) -> str:
+    """``P / R / **F1**`` of one P/R/F result, for benchmark tables."""
+    return f"{_cell(row['p'])} / {_cell(row['r'])} / **{_cell(row['f'])}**"
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write ``text`` (e.g. a benchmark's Markdown) to ``path`` (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf8")
+    return path
 
 
 def _prf_cells(row: Mapping[str, Any] | None) -> list[str]:
@@ -205,10 +222,7 @@ def markdown_report(scores: Mapping[str, Any]) -> str:
 
 def write_markdown(scores: Mapping[str, Any], path: str | Path) -> Path:
     """Write :func:`markdown_report` to ``path`` (parent folders are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown_report(scores), encoding="utf8")
-    return path
+    return write_text(markdown_report(scores), path)
 
 
 def _f1_series(scores: Mapping[str, Any]) -> tuple[list[str], dict[str, list[float]]]:

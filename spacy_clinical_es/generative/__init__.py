@@ -4,13 +4,14 @@ spaCy-free (imported here): :mod:`.formats` (List/Tag/JSON renderers and
 never-raising parsers), :mod:`.align` (aligner, hallucination counts),
 :mod:`.chunks` (chunk planning, round trip), :mod:`.decode` (per-document
 decoding and counts), :mod:`.prompts` (seq2seq and Spanish LLM prompts,
-k-shot selection) and :mod:`.seq2seq` (Hugging Face generation with a cache;
-needs the ``transformers`` extra when used).
+k-shot selection) and :mod:`.seq2seq` (the package's one "prompts in, strings
+out" protocol ``TextGenerator``, Hugging Face generation with a cache; needs
+the ``transformers`` extra when used).
 
-spaCy layer (import explicitly): :mod:`.registry` (format registry
-functions), :mod:`.annotate` (predictions to docs, gold targets),
-:mod:`.backends` (``spacy_clinical_es.Seq2SeqBackend.v1``) and
-:mod:`.llm_task` (spacy-llm task ``spacy_clinical_es.GenerativeNER.v1``).
+spaCy layer, apart in :mod:`.spacy_layer` (import explicitly): ``registry``
+(format registry functions), ``annotate`` (predictions to docs, gold targets),
+``backends`` (``spacy_clinical_es.Seq2SeqBackend.v1``) and ``llm_task``
+(spacy-llm task ``spacy_clinical_es.GenerativeNER.v1``).
 The component is :mod:`spacy_clinical_es.pipeline.generative_ner`.
 """
 from .align import AlignedSpan, AlignResult, align, normalize

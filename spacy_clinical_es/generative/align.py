@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
-from .formats import Fragments, Item, ParseResult
+from .types import Fragments, Item, ParseResult
 
 # Hallucinations (dropped items).
 LABEL_NOT_IN_SET = "label_not_in_set"

@@ -41,84 +41,34 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple, Protocol, Union, runtime_checkable
+from typing import Any
 
-Fragments = tuple[tuple[int, int], ...]
-#: ``(start, end, label)`` or ``(fragments, label)``.
-SpanLike = Union[tuple[int, int, str], tuple[Sequence[tuple[int, int]], str]]
-
-NO_ENTITIES = "NO ENTITIES"
-
-# Reasons a gold span is not expressible (render problems).
-DISCONTINUOUS = "discontinuous"
-NESTED = "nested"
-OVERLAP = "overlap"
-SEPARATOR_IN_TEXT = "separator_in_text"
-INVALID_SPAN = "invalid_span"
-AMBIGUOUS = "ambiguous"
-WHITESPACE_EDGE = "whitespace_edge"
-DUPLICATE_SPAN = "duplicate_span"
-TAG_LIKE_TEXT = "tag_like_text"
-
-# Reasons counted by the parsers.
-MISSING_LABEL = "missing_label"
-EMPTY_TEXT = "empty_text"
-UNMATCHED_CLOSE = "unmatched_close_tag"
-UNCLOSED = "unclosed_tag"
-INVALID_JSON = "invalid_json"
-TRUNCATED = "truncated_json"
-BAD_ITEM = "bad_item"
-
-
-class GoldSpan(NamedTuple):
-    """A span to render: fragments (source order) and label."""
-
-    fragments: Fragments
-    label: str
-
-    @property
-    def start(self) -> int:
-        return min(s for s, _ in self.fragments)
-
-    @property
-    def end(self) -> int:
-        return max(e for _, e in self.fragments)
-
-
-class Item(NamedTuple):
-    """One parsed item: a label and the generated string(s).
-
-    ``fragments`` holds the strings of a discontinuous concept (JSON only;
-    ``text`` is then those strings joined by one space). ``start``/``end``
-    are offsets into :attr:`ParseResult.text` (Tag format only).
-    """
-
-    label: str
-    text: str
-    fragments: tuple[str, ...] = ()
-    start: int | None = None
-    end: int | None = None
-
-
-class ParseResult(NamedTuple):
-    """Parsed items, problems counted by reason, and (Tag) the untagged text."""
-
-    items: list[Item]
-    problems: Counter
-    text: str | None = None
-
-
-@runtime_checkable
-class OutputFormat(Protocol):
-    """A target format: render gold spans, parse generated text."""
-
-    name: str
-
-    def render(self, text: str, spans: Iterable[SpanLike], *, problems: Counter | None = None) -> str:
-        ...
-
-    def parse(self, output: str) -> ParseResult:
-        ...
+from .align import align
+from .types import (  # noqa: F401 (re-exported: the formats' public names)
+    AMBIGUOUS,
+    BAD_ITEM,
+    DISCONTINUOUS,
+    DUPLICATE_SPAN,
+    EMPTY_TEXT,
+    INVALID_JSON,
+    INVALID_SPAN,
+    MISSING_LABEL,
+    NESTED,
+    NO_ENTITIES,
+    OVERLAP,
+    SEPARATOR_IN_TEXT,
+    TAG_LIKE_TEXT,
+    TRUNCATED,
+    UNCLOSED,
+    UNMATCHED_CLOSE,
+    WHITESPACE_EDGE,
+    Fragments,
+    GoldSpan,
+    Item,
+    OutputFormat,
+    ParseResult,
+    SpanLike,
+)
 
 
 def to_gold_spans(text: str, spans: Iterable[SpanLike], problems: Counter) -> list[GoldSpan]:
@@ -185,8 +135,6 @@ def _verified(fmt: Any, text: str, kept: list[GoldSpan], problems: Counter) -> l
     Such spans are left out of the target and counted, so that what is
     rendered always aligns back exactly.
     """
-    from .align import align  # here: align imports this module
-
     for _ in range(len(kept) + 1):
         result = align(text, fmt.parse(fmt._render(text, kept)))
         got = Counter((span.fragments, span.label) for span in result.spans)

@@ -6,13 +6,19 @@ prompts into generated strings. Generation is deterministic (no sampling), so
 responses are cached in memory, keyed by the prompt and every setting that
 changes the output (model, beams, token limits): running the same documents
 twice, or the same sentence in two documents, decodes once.
+
+:class:`TextGenerator` is the package's one "prompts in, strings out"
+protocol: the backends of the ``clinical_es_generative_ner`` component and the
+definition generator of the entity linker both satisfy it;
+:class:`LazySeq2SeqGenerator` is the one wrapper that defers loading a model
+until the first prompt (so a pipeline can be built and saved without weights).
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 
@@ -21,6 +27,18 @@ logger = logging.getLogger(__name__)
 
 class ModelLoadError(ConfigError):
     """A seq2seq model or its tokenizer cannot be loaded from the given path or name."""
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """Turns strings into generated strings: one output per input, same order.
+
+    Optional hooks a component calls when present: ``load()`` (from
+    ``initialize``), ``to_disk(path)`` / ``from_disk(path)`` (state saved with
+    the component).
+    """
+
+    def generate(self, prompts: Sequence[str]) -> list[str]: ...
 
 
 class Seq2SeqGenerator:
@@ -106,6 +124,39 @@ class Seq2SeqGenerator:
     def clear_cache(self) -> None:
         """Forget the cached responses."""
         self.cache.clear()
+
+
+class LazySeq2SeqGenerator:
+    """A :class:`Seq2SeqGenerator` created on first use (``options`` are its keyword arguments)."""
+
+    def __init__(self, name_or_path: str | None, **options: Any) -> None:
+        self.name_or_path = None if name_or_path is None else str(name_or_path)
+        self.options = options
+        self._generator: Seq2SeqGenerator | None = None
+
+    @property
+    def generator(self) -> Seq2SeqGenerator:
+        """The loaded generator (loads the model on first access)."""
+        if self._generator is None:
+            if not self.name_or_path:
+                raise ConfigError(
+                    "the seq2seq generator has no model: set name_or_path in its config "
+                    "(a directory written by save_pretrained, e.g. by scripts/finetune_seq2seq.py)"
+                )
+            self._generator = Seq2SeqGenerator(self.name_or_path, **self.options)
+        return self._generator
+
+    def load(self) -> None:
+        """Load the model now (fails early with a package error when it cannot be loaded)."""
+        _ = self.generator
+
+    def reset(self, name_or_path: str) -> None:
+        """Use another model (e.g. a copy bundled with a pipeline); it is loaded on next use."""
+        self.name_or_path = str(name_or_path)
+        self._generator = None
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        return self.generator.generate(prompts)
 
 
 def load_seq2seq(name_or_path: str, device: str = "cpu") -> tuple[Any, Any]:

@@ -14,45 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
 
+from ..generative.seq2seq import LazySeq2SeqGenerator, TextGenerator
 from .candidates import Candidate, CandidateGenerator
 from .kb import LinkingError
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["DEFINITION_PROMPT", "GenerativeLinker", "LazySeq2SeqGenerator", "TextGenerator", "definition_prompt"]
+
 DEFINITION_PROMPT = "Genera una definición para el término: {term} - en la frase: {sentence}"
-
-
-@runtime_checkable
-class TextGenerator(Protocol):
-    """Anything that turns prompts into strings, e.g. :class:`~spacy_clinical_es.generative.seq2seq.Seq2SeqGenerator`."""
-
-    def generate(self, prompts: Sequence[str]) -> list[str]: ...
-
-
-class LazySeq2SeqGenerator:
-    """Creates the :class:`~spacy_clinical_es.generative.seq2seq.Seq2SeqGenerator` on first use.
-
-    So a pipeline whose config names a model can be built (and saved)
-    without loading the weights until a document is linked.
-    """
-
-    def __init__(self, name_or_path: str, **options: Any) -> None:
-        self.name_or_path = str(name_or_path)
-        self.options = options
-        self._generator: Any = None
-
-    @property
-    def generator(self) -> Any:
-        if self._generator is None:
-            from ..generative.seq2seq import Seq2SeqGenerator
-
-            self._generator = Seq2SeqGenerator(self.name_or_path, **self.options)
-        return self._generator
-
-    def generate(self, prompts: Sequence[str]) -> list[str]:
-        return self.generator.generate(prompts)
 
 
 def definition_prompt(term: str, sentence: str, template: str = DEFINITION_PROMPT) -> str:

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from spacy.util import registry
 
+from ..generative.seq2seq import LazySeq2SeqGenerator
 from .encoders import (
     SAPBERT_MODEL,
     SentenceTransformerEncoder,
     TfidfCharEncoder,
     TransformerEncoder,
 )
-from .generative import LazySeq2SeqGenerator
 
 
 @registry.misc("spacy_clinical_es.TfidfEncoder.v1")

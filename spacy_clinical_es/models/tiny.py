@@ -1,4 +1,4 @@
-"""Tiny Hugging Face models built locally for tests (model hubs are unreachable here).
+"""Tiny Hugging Face models built locally, for tests and smoke runs (no model hub needed).
 
 Each builder trains a tokenizer on the given texts, creates a randomly initialised 2-layer model of the requested
 family and saves both with ``save_pretrained`` into ``path``, so ``AutoTokenizer`` / ``AutoModel*`` load them from

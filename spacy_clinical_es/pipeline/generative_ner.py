@@ -2,7 +2,7 @@
 
 Each doc is cut into chunks (sentences, optionally packed up to
 ``max_chunk_tokens`` words: :func:`~spacy_clinical_es.generative.chunks.plan_chunks`);
-the backend (:class:`~spacy_clinical_es.generative.backends.GenerativeBackend`,
+the backend (:class:`~spacy_clinical_es.generative.spacy_layer.backends.GenerativeBackend`,
 e.g. ``spacy_clinical_es.Seq2SeqBackend.v1``) generates one output per chunk
 in the configured format (List, Tag or JSON); outputs are parsed, aligned to
 their chunk (:mod:`spacy_clinical_es.generative.align`), merged and written to
@@ -33,9 +33,9 @@ from thinc.api import Config
 
 from ..errors import ConfigError
 from ..evaluation.scorer import flat_scores, score_docs
-from ..generative import registry as _formats  # noqa: F401 (registers the formats)
-from ..generative.annotate import doc_chunks, set_predictions
-from ..generative.backends import GenerativeBackend
+from ..generative.spacy_layer import registry as _formats  # noqa: F401 (registers the formats)
+from ..generative.spacy_layer.annotate import doc_chunks, set_predictions
+from ..generative.spacy_layer.backends import GenerativeBackend
 from ..generative.decode import DocPrediction, GenerationCounts, decode_chunks
 from ..generative.formats import OutputFormat
 

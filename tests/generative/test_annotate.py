@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from spacy.tokens import Doc
 
 from spacy_clinical_es.generative import AlignedSpan, JsonFormat, ListFormat, TagFormat
-from spacy_clinical_es.generative.annotate import (
+from spacy_clinical_es.generative.spacy_layer.annotate import (
     COUNTS_KEY,
     aggregate_counts,
     chunk_examples,

@@ -214,7 +214,7 @@ def test_json_parse_not_json() -> None:
 def test_registry() -> None:
     from spacy.util import registry
 
-    import spacy_clinical_es.generative.registry  # noqa: F401
+    import spacy_clinical_es.generative.spacy_layer.registry  # noqa: F401
 
     assert isinstance(registry.misc.get("spacy_clinical_es.ListFormat.v1")(), ListFormat)
     assert registry.misc.get("spacy_clinical_es.TagFormat.v1")(nested=True).nested is True

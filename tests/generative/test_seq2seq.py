@@ -7,7 +7,7 @@ import pytest
 
 from spacy_clinical_es.errors import ClinicalEsError, ConfigError
 from spacy_clinical_es.generative.seq2seq import ModelLoadError, Seq2SeqGenerator
-from tests.tiny_models import build_tiny_t5
+from spacy_clinical_es.models.tiny import build_tiny_t5
 
 TEXTS = [
     "Extract named entities: Varón de 38 años con cáncer de mama.",

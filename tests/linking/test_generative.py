@@ -59,7 +59,7 @@ def test_generative_errors(hand_kb: TerminologyKB) -> None:
 @pytest.fixture(scope="module")
 def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("torch")
-    from tests.tiny_models import build_tiny_t5
+    from spacy_clinical_es.models.tiny import build_tiny_t5
 
     texts = [
         DEFINITION_PROMPT.format(term="TAC", sentence="Se realizó TAC abdominal."),

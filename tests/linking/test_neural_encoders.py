@@ -27,7 +27,7 @@ TERMS = [
 
 @pytest.fixture(scope="module")
 def tiny_sapbert(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_models import build_tiny_encoder
+    from spacy_clinical_es.models.tiny import build_tiny_encoder
 
     return build_tiny_encoder(
         tmp_path_factory.mktemp("sapbert"), TERMS * 3, model_type="xlm-roberta", vocab_size=120

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_models import build_tiny_encoder, build_tiny_t5
+from spacy_clinical_es.models.tiny import build_tiny_encoder, build_tiny_t5
 
 TEXTS = [
     "Varón de 38 años con dolor abdominal y fiebre.",

@@ -18,7 +18,7 @@ from thinc.api import Model
 
 from spacy_clinical_es.models import NaiveHalfOverlap, SentencePacking
 from spacy_clinical_es.models import transformer as tr
-from tests.tiny_models import build_tiny_encoder
+from spacy_clinical_es.models.tiny import build_tiny_encoder
 
 TEXTS = [
     "Paciente de 45 años con dolor abdominal y fiebre.",

@@ -193,7 +193,7 @@ def test_sentence_transformer_encoder_in_the_pipeline(kb: TerminologyKB, tmp_pat
 
 def test_generative_backend_with_tiny_t5(kb: TerminologyKB, tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from tests.tiny_models import build_tiny_t5
+    from spacy_clinical_es.models.tiny import build_tiny_t5
 
     path = build_tiny_t5(tmp_path / "t5", [TEXT, "tomografía computarizada", "hipertensión arterial"] * 4)
     generator = {"@misc": "spacy_clinical_es.DefinitionGenerator.v1", "name_or_path": str(path), "max_new_tokens": 5}

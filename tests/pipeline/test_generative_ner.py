@@ -13,8 +13,8 @@ from spacy.training import Example
 from spacy.util import registry
 
 from spacy_clinical_es.errors import ConfigError
-from spacy_clinical_es.generative.annotate import COUNTS_KEY, aggregate_counts
-from spacy_clinical_es.generative.backends import GenerativeBackend, Seq2SeqBackend
+from spacy_clinical_es.generative.spacy_layer.annotate import COUNTS_KEY, aggregate_counts
+from spacy_clinical_es.generative.spacy_layer.backends import GenerativeBackend, Seq2SeqBackend
 from spacy_clinical_es.generative.seq2seq import ModelLoadError
 from spacy_clinical_es.pipeline.generative_ner import GenerativeNER
 from spacy_clinical_es.tokenizer import make_clinical_nlp

@@ -24,7 +24,7 @@ from spacy_clinical_es.pipeline.transformer_ner import (
     TransformerNER,
     load_token_classifier,
 )
-from tests.tiny_models import build_tiny_encoder
+from spacy_clinical_es.models.tiny import build_tiny_encoder
 
 TRAIN = [
     (

@@ -16,4 +16,4 @@ benchmark_app = typer.Typer(
 app.add_typer(benchmark_app, name="benchmark")
 
 # Benchmark command modules (each registers one command on benchmark_app):
-from . import linking  # noqa: F401
+from . import discontinuous, generative, linking, linking_scale, nested, windows  # noqa: F401

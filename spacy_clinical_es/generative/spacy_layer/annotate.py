@@ -24,10 +24,10 @@ from typing import Any, NamedTuple
 
 from spacy.tokens import Doc, Span
 
-from ..corpora.representation import USER_DATA_KEY, choose_ents
-from .chunks import plan_chunks, split_spans
-from .decode import DocPrediction, GenerationCounts
-from .formats import Fragments, OutputFormat, SpanLike
+from ...corpora.representation import USER_DATA_KEY, choose_ents
+from ..chunks import plan_chunks, split_spans
+from ..decode import DocPrediction, GenerationCounts
+from ..formats import Fragments, OutputFormat, SpanLike
 
 COUNTS_KEY = "spacy_clinical_es.generative"
 

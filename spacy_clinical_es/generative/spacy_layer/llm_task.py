@@ -47,12 +47,12 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
-from ..errors import ConfigError
+from ...errors import ConfigError
+from ..decode import decode_chunks
+from ..formats import OutputFormat, TagFormat
+from ..prompts import SPANISH_LLM_TEMPLATE, ExampleSelector, LLMPrompt, PromptExample
 from . import registry as _formats  # noqa: F401 (registers the formats)
 from .annotate import chunk_examples, doc_chunks, set_predictions
-from .decode import decode_chunks
-from .formats import OutputFormat, TagFormat
-from .prompts import SPANISH_LLM_TEMPLATE, ExampleSelector, LLMPrompt, PromptExample
 
 try:
     from spacy_llm.registry import registry as llm_registry

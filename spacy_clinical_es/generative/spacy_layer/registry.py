@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from spacy.util import registry
 
-from .formats import NO_ENTITIES, JsonFormat, ListFormat, TagFormat
+from ..formats import NO_ENTITIES, JsonFormat, ListFormat, TagFormat
 
 
 @registry.misc("spacy_clinical_es.ListFormat.v1")

@@ -1,0 +1,28 @@
+"""``spacy-clinical-es benchmark discontinuous``: fragment-set match on CodiEsp evidence (metrics/discontinuous.json)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ...evaluation.benchmarks.discontinuous import run_discontinuous
+from . import benchmark_app
+from ._common import invoked_command, user_errors
+
+
+@benchmark_app.command("discontinuous")
+def discontinuous_command(
+    model: Annotated[Path, typer.Argument(exists=True, help="Pipeline with a discontinuous_ner component.")],
+    data: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Gold .spacy files; the first tunes.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Metrics JSON.")] = Path("metrics/discontinuous.json"),
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown tables.")] = None,
+    brat_dir: Annotated[
+        Optional[Path], typer.Option("--brat-dir", help="Keep the BRAT export here (default: a temp folder).")
+    ] = None,
+) -> None:
+    """All / continuous / discontinuous exact match at the saved and the tuned thresholds, plus a BRAT round trip."""
+    with user_errors():
+        run_discontinuous(
+            model, list(data), output=output, markdown_path=markdown, brat_dir=brat_dir, command=invoked_command()
+        )
