@@ -356,6 +356,7 @@ def local_session(master: str = "local[2]", app_name: str = "spacy-clinical-es",
         SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )
