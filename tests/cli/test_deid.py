@@ -73,7 +73,9 @@ def test_folder_is_recursive_and_keeps_relative_names(model, inputs) -> None:
     args = [str(inputs / "in"), "--model", str(model), "--out", str(out), "--mode", "mask", "--no-audit"]
     result = invoke(args)
     assert result.exit_code == 0, result.output
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.txt", "sub/b.txt"]
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == ["a.txt", "failures.jsonl", "manifest.jsonl", "sub/b.txt"]
+    assert (out / "failures.jsonl").read_bytes() == b""
     assert (out / "sub" / "b.txt").read_text(encoding="utf-8") == "[NOMBRE] vive en CP: [TERRITORIO].\n"
 
 
@@ -81,8 +83,11 @@ def test_jsonl_with_key_and_originals(model, inputs) -> None:
     out = inputs / "out"
     args = [str(inputs / "docs.jsonl"), "--model", str(model), "--out", str(out), "--keep-originals"]
     result = invoke(args, env={"SPACY_CLINICAL_ES_DEID_KEY": "k" * 32})
-    assert result.exit_code == 0, result.output
-    assert "bad input (jsonl_bad_record): 1" in result.output
+    # the malformed line is a document that could not be processed: recorded, the run goes on, exit code 3
+    assert result.exit_code == 3, result.output
+    assert "failed (bad_record): 1" in result.output
+    (failure,) = [json.loads(line) for line in (out / "failures.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert failure["id"] == "docs.jsonl:2" and failure["line"] == 2 and failure["reason"] == "bad_record"
     records = [json.loads(line) for line in (out / "docs.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in records] == ["r1", "docs.jsonl:3"]
     assert all(set(r) == {"id", "text"} for r in records)
@@ -97,11 +102,14 @@ def test_jsonl_with_key_and_originals(model, inputs) -> None:
 
 def test_two_processes(model, inputs) -> None:
     out = inputs / "out"
-    args = [str(inputs / "in"), "--model", str(model), "--out", str(out), "--n-process", "2", "--key", "secret-key"]
+    args = [str(inputs / "in"), "--model", str(model), "--out", str(out), "--n-process", "2", "--key", "secret-key-0123456789"]
     result = invoke(args)
     assert result.exit_code == 0, result.output
     assert len(audit_lines(out)) == 2
     assert "secret-key" not in (out / AUDIT_NAME).read_text(encoding="utf-8")
+    # a short key is refused with a clear error
+    result = invoke([*args[:-1], "short"])
+    assert result.exit_code == 1 and "at least 16" in result.output
 
 
 def test_errors(model, inputs) -> None:
