@@ -1,0 +1,63 @@
+"""``spacy-clinical-es package NAME``: assemble a product from its config and package it as a wheel.
+
+    python -m spacy_clinical_es package es_clinical_deid --output packages --paths.deid_model training/deid_cnn/model-best
+
+Extra ``--section.key value`` options override the product config, as with
+``spacy assemble``. See :mod:`spacy_clinical_es.packaging`.
+"""
+
+# typer evaluates these annotations at runtime, so they keep ``Optional``:
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import ClinicalEsError
+from ..packaging import PRODUCTS, build_product
+from . import app
+
+logger = logging.getLogger(__name__)
+
+
+@app.command(
+    "package",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def package_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=f"Product: {', '.join(PRODUCTS)}.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the wheels.")] = Path("packages"),
+    config: Annotated[
+        Optional[Path], typer.Option("--config", "-c", help="Product config (default: configs/<name>.cfg).")
+    ] = None,
+    metrics: Annotated[
+        Optional[list[Path]],
+        typer.Option("--metrics", help="Evaluation JSON to summarize in meta.json (default: the product's)."),
+    ] = None,
+    version: Annotated[Optional[str], typer.Option("--version", help="Package version.")] = None,
+    project_wheel: Annotated[
+        bool, typer.Option("--project-wheel/--no-project-wheel", help="Also build the spacy-clinical-es wheel.")
+    ] = True,
+) -> None:
+    """Assemble product NAME (trained components by `source`), write its meta and build its wheel."""
+    from spacy.cli._util import parse_config_overrides
+
+    overrides = parse_config_overrides(ctx.args)
+    kwargs = {"version": version} if version else {}
+    start = time.perf_counter()
+    try:
+        result = build_product(
+            name, packages_dir=output, config=config, overrides=overrides, metrics=metrics,
+            project_wheel=project_wheel, **kwargs,
+        )
+    except ClinicalEsError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(code=1) from err
+    typer.echo(f"Built {result.wheel} in {time.perf_counter() - start:.0f} s")
+    if result.project_wheel is not None:
+        typer.echo(f"spacy-clinical-es wheel: {result.project_wheel}")
+    typer.echo(f"Install: pip install --find-links {output} {result.product}")
