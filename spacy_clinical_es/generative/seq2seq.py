@@ -141,7 +141,7 @@ class LazySeq2SeqGenerator:
             if not self.name_or_path:
                 raise ConfigError(
                     "the seq2seq generator has no model: set name_or_path in its config "
-                    "(a directory written by save_pretrained, e.g. by scripts/finetune_seq2seq.py)"
+                    "(a directory written by save_pretrained, e.g. by python -m spacy_clinical_es finetune-seq2seq)"
                 )
             self._generator = Seq2SeqGenerator(self.name_or_path, **self.options)
         return self._generator
@@ -172,7 +172,7 @@ def load_seq2seq(name_or_path: str, device: str = "cpu") -> tuple[Any, Any]:
     if looks_local and not (local / "config.json").exists():
         raise ModelLoadError(
             f"no seq2seq model in {str(local)!r}: expected a directory written by save_pretrained "
-            "(config.json, weights and tokenizer files); train one with scripts/finetune_seq2seq.py"
+            "(config.json, weights and tokenizer files); train one with python -m spacy_clinical_es finetune-seq2seq"
         )
     source = str(local) if looks_local else name_or_path
     try:

@@ -158,7 +158,7 @@ def fragment_score(examples: Iterable[Example], *, spans_key: str = "sc", **_: A
 
 
 @Language.factory(
-    "discontinuous_ner",
+    "clinical_es_discontinuous_ner",
     assigns=["doc.spans"],
     default_config={
         "model": DEFAULT_MODEL,
@@ -221,7 +221,7 @@ class DiscontinuousNER(TrainablePipe):
         self,
         vocab: Vocab,
         model: Model[FragmentBatch, tuple[Floats2d, Floats2d]],
-        name: str = "discontinuous_ner",
+        name: str = "clinical_es_discontinuous_ner",
         *,
         spans_key: str = "sc",
         max_length: int = 8,

@@ -142,16 +142,6 @@ def make_entity_linker(
     )
 
 
-# Saved pipelines name the factory by its earlier name: keep it registered.
-Language.factory(
-    "clinical_entity_linker",
-    assigns=["token.ent_kb_id"],
-    requires=[],
-    default_config=DEFAULT_ENTITY_LINKER_CONFIG,
-    func=make_entity_linker,
-)
-
-
 class ClinicalEntityLinker:
     """Link entity spans to knowledge-base codes (exact + dense candidates, or generative)."""
 

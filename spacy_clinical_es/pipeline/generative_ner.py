@@ -12,7 +12,7 @@ problems per doc in ``doc.user_data["spacy_clinical_es.generative"][name]``
 and summed over the component's lifetime in :attr:`GenerativeNER.totals`.
 
 The component does not train inside ``spacy train``: fine-tune the seq2seq
-model with ``scripts/finetune_seq2seq.py`` and point the backend at it.
+model with ``python -m spacy_clinical_es finetune-seq2seq`` and point the backend at it.
 ``to_disk`` saves the component settings (and, with the backend's
 ``bundle_model``, the model). For decoder LLMs use spacy-llm's ``llm``
 component with the task ``spacy_clinical_es.GenerativeNER.v1``.
@@ -68,7 +68,7 @@ _CFG_KEYS = ("labels", "spans_key", "max_chunk_tokens", "pack_sentences")
 
 
 @Language.factory(
-    "generative_ner",
+    "clinical_es_generative_ner",
     assigns=["doc.ents"],
     requires=[],
     default_config=DEFAULT_GENERATIVE_NER_CONFIG,
@@ -102,7 +102,7 @@ class GenerativeNER:
     def __init__(
         self,
         nlp: Language,
-        name: str = "generative_ner",
+        name: str = "clinical_es_generative_ner",
         *,
         backend: GenerativeBackend,
         output_format: OutputFormat,

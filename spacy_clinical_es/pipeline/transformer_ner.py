@@ -87,7 +87,7 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_TRANSFORMER_NER_MODEL)["model"]
 
 
 @Language.factory(
-    "transformer_ner",
+    "clinical_es_transformer_ner",
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
     default_config={
         "model": DEFAULT_MODEL,
@@ -117,7 +117,7 @@ class TransformerNER(TrainablePipe):
         self,
         vocab: Vocab,
         model: Model[list[Doc], list[Floats2d]],
-        name: str = "transformer_ner",
+        name: str = "clinical_es_transformer_ner",
         *,
         scheme: str = "BIO",
         spans_key: str | None = None,
@@ -351,7 +351,7 @@ def load_token_classifier(
     path: str,
     *,
     lang: str = "es",
-    name: str = "transformer_ner",
+    name: str = "clinical_es_transformer_ner",
     windows: dict[str, Any] | None = None,
     merge: str = "average",
     spans_key: str | None = None,
@@ -377,7 +377,7 @@ def load_token_classifier(
     }
     if windows is not None:
         model_config["windows"] = windows
-    nlp.add_pipe("transformer_ner", name=name, config={"model": model_config, "spans_key": spans_key})
+    nlp.add_pipe("clinical_es_transformer_ner", name=name, config={"model": model_config, "spans_key": spans_key})
     nlp.get_pipe(name).initialize(nlp=nlp)
     return nlp
 

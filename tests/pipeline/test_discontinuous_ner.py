@@ -70,7 +70,7 @@ def make_example(nlp: Language, text: str, entities, key: str = "sc") -> Example
 
 def make_nlp(**config) -> Language:
     nlp = make_clinical_nlp()
-    nlp.add_pipe("discontinuous_ner", config={"spans_key": "sc", **config})
+    nlp.add_pipe("clinical_es_discontinuous_ner", config={"spans_key": "sc", **config})
     return nlp
 
 
@@ -96,7 +96,7 @@ def test_overfits_two_examples(trained: Language) -> None:
 def test_to_disk_from_disk_keeps_predictions(trained: Language, tmp_path: Path) -> None:
     trained.to_disk(tmp_path / "model")
     loaded = spacy.load(tmp_path / "model")
-    assert loaded.get_pipe("discontinuous_ner").labels == ("DIAG", "PROC")
+    assert loaded.get_pipe("clinical_es_discontinuous_ner").labels == ("DIAG", "PROC")
     for text, _ in TRAIN:
         before, after = trained(text), loaded(text)
         assert [(s.start, s.end, s.label_, s.id_) for s in after.spans["sc"]] == [
@@ -175,7 +175,7 @@ def test_initialize_without_gold_spans_says_what_to_do() -> None:
 
 
 def test_negative_sampling_keeps_every_positive(trained: Language) -> None:
-    pipe = trained.get_pipe("discontinuous_ner")
+    pipe = trained.get_pipe("clinical_es_discontinuous_ner")
     examples = [make_example(trained, text, ents) for text, ents in TRAIN]
     _, full_y, _full_w, full_links, _ = pipe._batch(examples)
     pipe.cfg["negative_rate"] = 0.05
@@ -214,7 +214,7 @@ def test_codiesp_config_trains_and_loads(tmp_path: Path) -> None:
         },
     )
     loaded = spacy.load(tmp_path / "out" / "model-last")
-    assert loaded.pipe_names == ["discontinuous_ner"]
+    assert loaded.pipe_names == ["clinical_es_discontinuous_ner"]
     for text, entities in TRAIN:
         assert predicted_sets(loaded(text), "codiesp") == gold_sets(entities)
 
@@ -254,7 +254,7 @@ def test_initialize_counts_what_the_candidates_cannot_hold() -> None:
     examples = [make_example(nlp, text, ents) for text, ents in TRAIN]
     nlp.initialize(lambda: examples)
     # "Edema con fóvea" and "TAC de tórax" have 3 tokens; "Edema … izquierda" spans 6 tokens between fragments.
-    assert nlp.get_pipe("discontinuous_ner").unlearnable == {
+    assert nlp.get_pipe("clinical_es_discontinuous_ner").unlearnable == {
         "fragment_longer_than_max_length": 2,
         "fragments_further_than_max_distance": 1,
     }

@@ -1,4 +1,4 @@
-"""``generative_ner``: scripted backend behaviour, and end to end with a tiny T5 fine-tuned by the project script."""
+"""``generative_ner``: scripted backend behaviour, and end to end with a tiny T5 fine-tuned by ``finetune-seq2seq``."""
 from __future__ import annotations
 
 import json
@@ -56,7 +56,7 @@ TEXTS = ["Varón de 38 años con cáncer de mama.", "Mujer de 7 meses. Se realiz
 
 def scripted_nlp(**config: object) -> spacy.language.Language:
     nlp = make_clinical_nlp()
-    nlp.add_pipe("generative_ner", config={"backend": SCRIPTED, "labels": LABELS, **config})
+    nlp.add_pipe("clinical_es_generative_ner", config={"backend": SCRIPTED, "labels": LABELS, **config})
     return nlp
 
 
@@ -66,14 +66,14 @@ def ents(doc: spacy.tokens.Doc) -> list[tuple[str, str]]:
 
 def test_scripted_backend_batches_chunks_of_all_docs() -> None:
     nlp = scripted_nlp()
-    component = nlp.get_pipe("generative_ner")
+    component = nlp.get_pipe("clinical_es_generative_ner")
     assert isinstance(component, GenerativeNER) and isinstance(component.backend, GenerativeBackend)
     docs = list(nlp.pipe(TEXTS))
     # One sentence per chunk; the three chunks of both docs in one backend call.
     assert BACKENDS[-1].calls == [[TEXTS[0], "Mujer de 7 meses.", "Se realizó biopsia hepática."]]
     assert ents(docs[0]) == [("Varón", "SEXO"), ("38 años", "EDAD"), ("cáncer de mama", "ENFERMEDAD")]
     assert ents(docs[1]) == [("Mujer", "SEXO"), ("7 meses", "EDAD"), ("biopsia hepática", "PROCEDIMIENTO")]
-    counts = docs[1].user_data[COUNTS_KEY]["generative_ner"]
+    counts = docs[1].user_data[COUNTS_KEY]["clinical_es_generative_ner"]
     assert counts["hallucinations"] == {"label_not_in_set": 1, "not_in_text": 1}
     assert (counts["chunks"], counts["items"], counts["spans"]) == (2, 5, 3)
     assert component.totals.to_dict()["n_hallucinations"] == 2
@@ -89,27 +89,27 @@ def test_packing_and_span_group_output() -> None:
 
 def test_labels_from_initialize_and_serialization(tmp_path: Path) -> None:
     nlp = make_clinical_nlp()
-    nlp.add_pipe("generative_ner", config={"backend": SCRIPTED})
+    nlp.add_pipe("clinical_es_generative_ner", config={"backend": SCRIPTED})
     gold = nlp.make_doc(TEXTS[0])
     gold.ents = [gold.char_span(0, 5, "SEXO"), gold.char_span(9, 16, "EDAD")]
     nlp.initialize(lambda: [Example(nlp.make_doc(TEXTS[0]), gold)])
-    component = nlp.get_pipe("generative_ner")
+    component = nlp.get_pipe("clinical_es_generative_ner")
     assert component.labels == ("EDAD", "SEXO")
     # ENFERMEDAD is now outside the label set: a hallucination.
     doc = nlp(TEXTS[0])
     assert ents(doc) == [("Varón", "SEXO"), ("38 años", "EDAD")]
-    assert doc.user_data[COUNTS_KEY]["generative_ner"]["hallucinations"] == {"label_not_in_set": 1}
+    assert doc.user_data[COUNTS_KEY]["clinical_es_generative_ner"]["hallucinations"] == {"label_not_in_set": 1}
     nlp.to_disk(tmp_path / "pipeline")
     loaded = spacy.load(tmp_path / "pipeline")
-    assert loaded.get_pipe("generative_ner").labels == ("EDAD", "SEXO")
+    assert loaded.get_pipe("clinical_es_generative_ner").labels == ("EDAD", "SEXO")
     assert ents(loaded(TEXTS[0])) == ents(doc)
 
 
 def test_component_settings_errors() -> None:
     nlp = make_clinical_nlp()
     with pytest.raises(ConfigError, match="max_chunk_tokens"):
-        nlp.add_pipe("generative_ner", config={"backend": SCRIPTED, "max_chunk_tokens": 0})
-    nlp.add_pipe("generative_ner")  # default backend: no model configured
+        nlp.add_pipe("clinical_es_generative_ner", config={"backend": SCRIPTED, "max_chunk_tokens": 0})
+    nlp.add_pipe("clinical_es_generative_ner")  # default backend: no model configured
     with pytest.raises(ConfigError, match="name_or_path"):
         nlp("Varón de 38 años.")
 
@@ -117,14 +117,14 @@ def test_component_settings_errors() -> None:
 def test_missing_model_fails_at_initialize(tmp_path: Path) -> None:
     nlp = make_clinical_nlp()
     nlp.add_pipe(
-        "generative_ner",
+        "clinical_es_generative_ner",
         config={"backend": {"@misc": "spacy_clinical_es.Seq2SeqBackend.v1", "name_or_path": str(tmp_path / "none")}},
     )
-    with pytest.raises(ModelLoadError, match="finetune_seq2seq"):
+    with pytest.raises(ModelLoadError, match="finetune-seq2seq"):
         nlp.initialize()
 
 
-# --- end to end: fine-tune a tiny T5 with scripts/finetune_seq2seq.py, then run the component on it ---
+# --- end to end: fine-tune a tiny T5 with `finetune-seq2seq`, then run the component on it ---
 
 TRAIN = [
     ("Varón de 38 años con cáncer de mama.", [(0, 5, "SEXO"), (9, 16, "EDAD"), (21, 35, "ENFERMEDAD")]),
@@ -143,6 +143,18 @@ TARGETS = {
     "Extract named entities: Mujer de 7 meses.": "Mujer | SEXO; 7 meses | EDAD",
     "Extract named entities: Se realizó biopsia hepática.": "biopsia hepática | PROCEDIMIENTO",
 }
+
+
+def run_cli(args: list[str]) -> int:
+    """Run ``python -m spacy_clinical_es ARGS`` in-process; its exit code."""
+    from typer.testing import CliRunner
+
+    from spacy_clinical_es.cli import app
+
+    result = CliRunner().invoke(app, args)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code
 
 
 @pytest.fixture(scope="module")
@@ -166,20 +178,17 @@ def finetuned(tmp_path_factory: pytest.TempPathFactory) -> Path:
         doc.ents = [doc.char_span(s, e, label) for s, e, label in spans]
         docbin.add(doc)
     docbin.to_disk(root / "train.spacy")
-    sys.path.insert(0, str(REPO / "scripts"))
-    import finetune_seq2seq
-
     model = root / "model"
     common = ["--train", str(root / "train.spacy"), "--output", str(model), "--format", "list", "--cpu"]
     common += ["--learning-rate", "1e-2", "--lr-scheduler", "constant", "--batch-size", "4", "--torch-threads", "1"]
     first = ["--tiny-base", str(root / "base"), "--tiny-vocab-size", "200", "--dev", str(root / "train.spacy")]
     first += ["--counts-output", str(root / "counts.json"), "--max-steps", "300"]
-    assert finetune_seq2seq.main(common + first) == 0
+    assert run_cli(["finetune-seq2seq", *common, *first]) == 0
     (root / "first_round.json").write_bytes((model / "generative_training.json").read_bytes())
     for _ in range(4):
         if Seq2SeqGenerator(str(model), cache=False).generate(list(TARGETS)) == list(TARGETS.values()):
             return root
-        assert finetune_seq2seq.main([*common, "--base-model", str(model), "--max-steps", "200"]) == 0
+        assert run_cli(["finetune-seq2seq", *common, "--base-model", str(model), "--max-steps", "200"]) == 0
     pytest.fail("the tiny T5 did not learn its two training docs by heart in 1100 steps")
 
 
@@ -201,7 +210,7 @@ def test_finetune_script_writes_model_and_table_counts(finetuned: Path) -> None:
 def test_tiny_t5_end_to_end_and_bundled_round_trip(finetuned: Path, tmp_path: Path) -> None:
     nlp = make_clinical_nlp()
     nlp.add_pipe(
-        "generative_ner",
+        "clinical_es_generative_ner",
         config={
             "labels": LABELS,
             "backend": {
@@ -216,10 +225,10 @@ def test_tiny_t5_end_to_end_and_bundled_round_trip(finetuned: Path, tmp_path: Pa
     assert [ents(doc) for doc in docs] == EXPECTED
     assert aggregate_counts(docs)["n_hallucinations"] == 0
     nlp.to_disk(tmp_path / "pipeline")
-    bundled = tmp_path / "pipeline" / "generative_ner" / "backend"
+    bundled = tmp_path / "pipeline" / "clinical_es_generative_ner" / "backend"
     assert (bundled / "config.json").exists()
     loaded = spacy.load(tmp_path / "pipeline")
-    backend = loaded.get_pipe("generative_ner").backend
+    backend = loaded.get_pipe("clinical_es_generative_ner").backend
     assert isinstance(backend, Seq2SeqBackend) and backend.name_or_path == str(bundled)
     assert [ents(doc) for doc in loaded.pipe([text for text, _ in TRAIN])] == EXPECTED
 
@@ -233,7 +242,7 @@ def test_tiny_t5_beam_search_and_spanish_prompt_setting(finetuned: Path) -> None
 
 
 def project_command(name: str) -> list[str]:
-    """The arguments of the single script line of a project.yml command (after the script path)."""
+    """The arguments of the single script line of a project.yml command (after ``python -m spacy_clinical_es``)."""
     import shlex
 
     import srsly
@@ -241,16 +250,12 @@ def project_command(name: str) -> list[str]:
     commands = {c["name"]: c for c in srsly.read_yaml(REPO / "project.yml")["commands"]}
     (line,) = commands[name]["script"]
     words = shlex.split(line)
-    assert words[0] == "python" and words[1].startswith("scripts/")
-    return words[2:]
+    assert words[:3] == ["python", "-m", "spacy_clinical_es"]
+    return words[3:]
 
 
 def test_project_tiny_commands_run_to_completion(finetuned: Path, tmp_path: Path) -> None:
     """finetune-generative-tiny and evaluate-generative-tiny, exactly as in project.yml, on a two-doc corpus."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    import finetune_seq2seq
-    import generative_eval
-
     def local(args: list[str]) -> list[str]:
         # corpus/imaging/*.spacy -> the two training docs; training/ and metrics/ -> tmp_path
         return [
@@ -262,10 +267,10 @@ def test_project_tiny_commands_run_to_completion(finetuned: Path, tmp_path: Path
             for a in args
         ]
 
-    assert finetune_seq2seq.main(local(project_command("finetune-generative-tiny"))) == 0
+    assert run_cli(local(project_command("finetune-generative-tiny"))) == 0
     assert (tmp_path / "training" / "generative_tiny" / "config.json").exists()
     assert json.loads((tmp_path / "metrics" / "generative_sentences.json").read_text())["splits"]["test"]["sentences"] == 3
-    assert generative_eval.main(local(project_command("evaluate-generative-tiny"))) == 0
+    assert run_cli(local(project_command("evaluate-generative-tiny"))) == 0
     metrics = json.loads((tmp_path / "metrics" / "generative_tiny.json").read_text())
     assert metrics["note"].startswith("SMOKE RUN")
     assert metrics["n_docs"] == 2 and metrics["generation"]["chunks"] == 3

@@ -55,7 +55,7 @@ def train_pipeline(
 ) -> Language:
     nlp = spacy.blank("es")
     nlp.add_pipe(
-        "transformer_ner",
+        "clinical_es_transformer_ner",
         config={
             "scheme": scheme,
             "spans_key": spans_key,
@@ -89,17 +89,17 @@ def test_overfits_two_examples_and_survives_disk(trained: tuple[Language, Path])
     assert predicted == [sorted(ents) for _, ents in TRAIN]
     loaded = spacy.load(path)
     assert [entities(doc) for doc in loaded.pipe(TEXTS)] == predicted
-    a = nlp.get_pipe("transformer_ner").model.predict([nlp.make_doc(TEXTS[0])])[0]
-    b = loaded.get_pipe("transformer_ner").model.predict([loaded.make_doc(TEXTS[0])])[0]
+    a = nlp.get_pipe("clinical_es_transformer_ner").model.predict([nlp.make_doc(TEXTS[0])])[0]
+    b = loaded.get_pipe("clinical_es_transformer_ner").model.predict([loaded.make_doc(TEXTS[0])])[0]
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_weights_and_tokenizer_are_inside_the_pipeline_dir(trained: tuple[Language, Path]) -> None:
     nlp, path = trained
-    module = tr.get_module(nlp.get_pipe("transformer_ner").model)
+    module = tr.get_module(nlp.get_pipe("clinical_es_transformer_ner").model)
     n_params = sum(p.numel() for p in module.parameters())
-    assert (path / "transformer_ner" / "model").stat().st_size > 4 * n_params
-    cfg = json.loads((path / "transformer_ner" / "cfg").read_text())
+    assert (path / "clinical_es_transformer_ner" / "model").stat().st_size > 4 * n_params
+    cfg = json.loads((path / "clinical_es_transformer_ner" / "cfg").read_text())
     assert cfg["scheme"] == "BIO" and cfg["labels"] == ["EDAD", "ENFERMEDAD", "PROCEDIMIENTO", "SEXO"]
     assert cfg["tags"][:3] == ["O", "B-EDAD", "I-EDAD"]
 
@@ -131,7 +131,7 @@ def test_merge_and_windows_can_be_changed_at_load(trained: tuple[Language, Path]
         },
     }
     nlp = spacy.load(path, config=overrides)
-    options = tr.get_options(nlp.get_pipe("transformer_ner").model)
+    options = tr.get_options(nlp.get_pipe("clinical_es_transformer_ner").model)
     assert options.merge == "central" and options.windows.window == 24
     for doc in nlp.pipe(TEXTS):
         assert all(not e[0].is_space and not e[-1].is_space for e in doc.ents)
@@ -139,7 +139,7 @@ def test_merge_and_windows_can_be_changed_at_load(trained: tuple[Language, Path]
 
 def test_biluo_into_a_span_group(encoder: Path) -> None:
     nlp = train_pipeline(encoder, scheme="BILUO", spans_key="imaging", merge="central")
-    ner = nlp.get_pipe("transformer_ner")
+    ner = nlp.get_pipe("clinical_es_transformer_ner")
     assert ner.tag_set.scheme == "BILUO" and "U-EDAD" in ner.tag_set.tags
     docs = list(nlp.pipe(TEXTS))
     assert [entities(d, "imaging") for d in docs] == [sorted(ents) for _, ents in TRAIN]
@@ -155,7 +155,7 @@ def test_biluo_into_a_span_group(encoder: Path) -> None:
 
 def test_loss_ignores_whitespace_and_missing_tokens(trained: tuple[Language, Path]) -> None:
     nlp, _ = trained
-    ner = nlp.get_pipe("transformer_ner")
+    ner = nlp.get_pipe("clinical_es_transformer_ner")
     doc = nlp.make_doc("Mujer de 30 años.\n\nDolor  abdominal.")
     # tokens: Mujer de 30 años . "\n\n" Dolor " " abdominal .
     tags = ["U-SEXO", "O", "B-EDAD", "L-EDAD", "O", "O", "-", "O", "-", "O"]
@@ -174,7 +174,7 @@ def test_loss_ignores_whitespace_and_missing_tokens(trained: tuple[Language, Pat
 
 def test_whitespace_never_starts_or_ends_an_entity(trained: tuple[Language, Path]) -> None:
     nlp, _ = trained
-    ner: TransformerNER = nlp.get_pipe("transformer_ner")
+    ner: TransformerNER = nlp.get_pipe("clinical_es_transformer_ner")
     doc = nlp.make_doc("dolor \n\n abdominal")
     assert [t.is_space for t in doc] == [False, True, False]
     tags = ner.tag_set
@@ -202,7 +202,7 @@ def test_long_documents_through_the_pipeline(trained: tuple[Language, Path]) -> 
 
 def test_initialize_needs_labels_and_freezes_them(encoder: Path) -> None:
     nlp = spacy.blank("es")
-    ner = nlp.add_pipe("transformer_ner", config={"model": {"name": str(encoder)}})
+    ner = nlp.add_pipe("clinical_es_transformer_ner", config={"model": {"name": str(encoder)}})
     with pytest.raises(ConfigError):
         nlp.initialize()
     with pytest.raises(ConfigError):
@@ -213,14 +213,14 @@ def test_initialize_needs_labels_and_freezes_them(encoder: Path) -> None:
     with pytest.raises(ConfigError):
         ner.add_label("SEXO")
     with pytest.raises(ConfigError):
-        spacy.blank("es").add_pipe("transformer_ner", config={"scheme": "IOB1"})
+        spacy.blank("es").add_pipe("clinical_es_transformer_ner", config={"scheme": "IOB1"})
 
 
 def test_existing_token_classification_checkpoint(tmp_path: Path) -> None:
     labels = ["O", "B-EDAD", "I-EDAD", "S-SEXO", "B-SEXO", "E-SEXO", "I-SEXO", "U-EDAD", "L-EDAD"]
     checkpoint = build_tiny_encoder(tmp_path / "ckpt", TEXTS * 5, model_type="roberta", labels=labels)
     nlp = load_token_classifier(str(checkpoint), merge="central", windows=NAIVE_16)
-    ner = nlp.get_pipe("transformer_ner")
+    ner = nlp.get_pipe("clinical_es_transformer_ner")
     assert ner.cfg["scheme"] == "BILUO" and ner.tag_set.names == tuple(labels)
     assert ner.tag_set.tags[3] == "U-SEXO" and ner.labels == ("EDAD", "SEXO")
     docs = list(nlp.pipe(TEXTS))  # random head: any entities, but well formed

@@ -28,7 +28,7 @@ ChunkTokens = Annotated[int, typer.Option("--max-chunk-tokens", min=1, help="Sen
 def model_command(
     data: Data,
     output: Output,
-    model: Annotated[Optional[Path], typer.Option("--model", help="Seq2seq model from finetune_seq2seq.")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="Seq2seq model saved by finetune-seq2seq.")] = None,
     pipeline: Annotated[Optional[Path], typer.Option("--pipeline", help="Saved pipeline with a generative component.")] = None,
     output_format: Annotated[
         Optional[str], typer.Option("--format", help=f"One of {sorted(FORMAT_BLOCKS)} (default: the model's).")

@@ -7,7 +7,7 @@ hallucinations (labels outside the label set, strings not in the text) and
 other problems by reason, and how many docs had a hallucination. The
 pipeline is ``--pipeline DIR`` (a saved spaCy pipeline, e.g. with
 ``generative_ner`` or spacy-llm's ``llm`` + ``spacy_clinical_es.GenerativeNER.v1``)
-or built from ``--model DIR`` (a model saved by ``scripts/finetune_seq2seq.py``:
+or built from ``--model DIR`` (a model saved by ``python -m spacy_clinical_es finetune-seq2seq``:
 format, prompt and chunking come from its ``generative_training.json``).
 ``--smoke-note`` marks the output as a smoke run (tiny model), never a model
 result.
