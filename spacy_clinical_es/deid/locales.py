@@ -102,6 +102,10 @@ def _attr(provider: Any, name: str, index: int = 0) -> tuple[str, ...]:
     return _names(value, index)
 
 
+def _single(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if n.isalpha())
+
+
 def _literal(*words: str) -> tuple[str, ...]:
     return tuple(words)
 
@@ -119,9 +123,10 @@ def locale_data(locale: str = "es_ES") -> LocaleData:
     address = _provider("address", locale)
     company = _provider("company", locale) or _provider("company", "es_ES")
     internet = _provider("internet", locale)
-    male = _attr(person, "first_names_male")
-    female = _attr(person, "first_names_female")
-    surnames = _attr(person, "last_names")
+    # one-word names only: a name is replaced word by word, keeping its number of words
+    male = _single(_attr(person, "first_names_male"))
+    female = _single(_attr(person, "first_names_female"))
+    surnames = _single(_attr(person, "last_names"))
     first = male + female
     if locale == "es_ES":
         municipalities = tuple(

@@ -6,8 +6,9 @@ section ``[components.deid_randomizer.options]`` is filled from this class
 """
 from __future__ import annotations
 
+# Fields keep ``Optional``: spaCy's config validation evaluates them at runtime (Python 3.9).
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Optional
 
 from .errors import DeidError
 
@@ -33,7 +34,7 @@ class DeidOptions:
 
     keep_sex: bool = True
     keep_ages: bool = True
-    max_age: int | None = 89
+    max_age: Optional[int] = 89
     keep_relatives: bool = True
     date_shift_min_days: int = 365
     date_shift_max_days: int = 1095

@@ -156,6 +156,19 @@ def is_kinship_only(text: str) -> bool:
     return any(w in _KIN_INDEX for w in words) and all(w in _KIN_INDEX or w in LINEAGE or w in _KINSHIP_GLUE for w in words)
 
 
+def relative_name_words(text: str) -> list[str]:
+    """The words of a relative mention that ``keep_relatives`` still replaces (capitalized, not kinship)."""
+    out = []
+    for index, m in enumerate(_WORD_RE.finditer(text)):
+        word = m.group()
+        norm = normalize(word)
+        if word.isdigit() or norm in _KIN_INDEX or norm in LINEAGE or norm in _WORD_VALUES:
+            continue
+        if word[:1].isupper() and (index > 0 or not word.isupper()) and len(word) > 1:
+            out.append(word)
+    return out
+
+
 def _swap_kin(word: str, ctx: SurrogateContext, attempt: int) -> str:
     row, col = _KIN_INDEX[normalize(word)]
     pool = tuple(forms[col] for i, forms in enumerate(KINSHIP) if i != row and forms[col] != KINSHIP[row][col])

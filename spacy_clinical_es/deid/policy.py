@@ -3,7 +3,7 @@
 A span comes from one *source*: ``"entity"`` (the detector's ``doc.ents``),
 ``"rule"`` (``phi_rules``), ``"gazetteer"`` (``phi_gazetteer``) or
 ``"recall"`` (a ``phi_recall`` span no entity covers). The policy gives each
-an *action*:
+source an *action* (fields ``entity``, ``rule``, ``gazetteer``, ``recall``):
 
 * ``"replace"``: what the run's mode does (surrogate, typed mask or redact);
 * ``"surrogate"``, ``"mask"`` (typed tag, ``[NOMBRE]``), ``"redact"``, ``"keep"``;
@@ -40,9 +40,9 @@ import bisect
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from . import categories as cat
 from .errors import DeidError
@@ -67,16 +67,12 @@ CLINICAL_TERM = "clinical_term"
 LabelRule = Union[str, Mapping[str, str]]
 
 
-def _default_sources() -> dict[str, str]:
-    return {ENTITY: REPLACE, RULE: REPLACE, GAZETTEER: REPLACE, RECALL: REPLACE_IF_CERTAIN}
-
-
 @dataclass(frozen=True)
 class ReplacementPolicy:
     """Actions per source and label, and the protections (see the module docstring).
 
-    sources: source → action.
-    labels: label → action, or label → {source or "*": action}; wins over ``sources``.
+    entity, rule, gazetteer, recall: the action of each source's spans.
+    labels: label → action, or label → {source or "*": action}; wins over the sources.
     uncertain: what ``replace_if_certain`` does with an uncertain span
         ("mask": the neutral mask; "redact", "keep", "surrogate" or "replace").
     neutral_tag: the tag of the neutral mask (written with the mask format: ``[***]``).
@@ -84,24 +80,23 @@ class ReplacementPolicy:
     clinical_terms: a term list file (one term per line) instead of the shipped one.
     """
 
-    sources: Mapping[str, str] = field(default_factory=_default_sources)
-    labels: Mapping[str, LabelRule] = field(default_factory=dict)
+    entity: str = REPLACE
+    rule: str = REPLACE
+    gazetteer: str = REPLACE
+    recall: str = REPLACE_IF_CERTAIN
+    labels: Optional[Mapping[str, LabelRule]] = None
     uncertain: str = "mask"
     neutral_tag: str = "***"
     keep_punctuation: bool = True
     keep_field_labels: bool = True
     keep_clinical_terms: bool = True
-    clinical_terms: str | None = None
+    clinical_terms: Optional[str] = None
 
     def __post_init__(self) -> None:
-        sources = {**_default_sources(), **dict(self.sources)}
-        unknown = sorted(set(sources) - set(SOURCES))
-        if unknown:
-            raise DeidError(f"policy: unknown source(s) {', '.join(unknown)}; known: {', '.join(SOURCES)}")
-        for source, action in sources.items():
-            _check_action(action, f"policy.sources.{source}")
+        for source in SOURCES:
+            _check_action(getattr(self, source), f"policy.{source}")
         labels: dict[str, LabelRule] = {}
-        for label, rule in dict(self.labels).items():
+        for label, rule in dict(self.labels or {}).items():
             if isinstance(rule, str):
                 _check_action(rule, f"policy.labels.{label}")
                 labels[str(label)] = rule
@@ -117,8 +112,12 @@ class ReplacementPolicy:
             raise DeidError(f"policy.uncertain must be one of {', '.join(UNCERTAIN_ACTIONS)} (got {self.uncertain!r})")
         if not self.neutral_tag or not isinstance(self.neutral_tag, str):
             raise DeidError("policy.neutral_tag must be a non-empty string")
-        object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "labels", labels)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Source → action."""
+        return {source: getattr(self, source) for source in SOURCES}
 
     def action_for(self, label: str, source: str) -> str:
         """The configured action of a span (before the protections and the certainty test)."""
@@ -132,13 +131,12 @@ class ReplacementPolicy:
                 return rule[source]
             if "*" in rule:
                 return rule["*"]
-        return self.sources.get(source, self.sources[ENTITY])
+        return getattr(self, source) if source in SOURCES else self.entity
 
     def to_dict(self) -> dict[str, Any]:
         """Plain form (JSON, spaCy config)."""
         values = asdict(self)
-        values["sources"] = dict(self.sources)
-        values["labels"] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.labels.items()}
+        values["labels"] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in (self.labels or {}).items()}
         return values
 
     @classmethod

@@ -62,7 +62,7 @@ from .dates import shift_dates
 from .errors import DeidError
 from .offsets import OffsetMap, Segment
 from .options import MODES, DeidOptions
-from .people import generalize_age, is_kinship_only, surrogate_relative
+from .people import generalize_age, is_kinship_only, relative_name_words, surrogate_relative
 from .policy import ENTITY, REPLACE, REPLACE_IF_CERTAIN, SOURCES, Protector, ReplacementPolicy, category_is_certain
 from .seeding import Seeder, master_secret, text_digest
 from .surrogates import make_surrogate
@@ -453,7 +453,10 @@ def randomize(
     digest = text_digest(text).hex()
     seeder = master if key is not None else master.child("document", digest)
     date_seeder = master.child("patient", patient_key) if patient_key is not None else master.child("dates", digest)
-    blocklist = Blocklist(text[r.start : r.end] for r in regions if r.action == SURROGATE)
+    blocklist = Blocklist(
+        [text[r.start : r.end] for r in regions if r.action == SURROGATE]
+        + [w for r in regions if r.action == PARTIAL for w in relative_name_words(text[r.start : r.end])]
+    )
     dates = [text[r.start : r.end] for r in regions if r.action == SURROGATE and r.category == cat.DATE]
     any_surrogate = any(r.action == SURROGATE for r in regions)
     best = None

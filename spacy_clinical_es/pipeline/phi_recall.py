@@ -11,7 +11,10 @@ and more over-masked words.
 
 It writes ``doc.spans[spans_key]``: the entities already in ``doc.ents``
 (``include_ents``) plus the recall spans, never overlapping, each with a
-label so the randomizer can pick a surrogate of the right category. Point
+label so the randomizer can pick a surrogate of the right category; the
+recall spans carry ``span.kb_id_ == RECALL_KB_ID`` so the randomizer's
+policy can treat them apart from the entities (by default: a neutral mask
+unless their category is certain). Point
 ``deid_randomizer.spans_key`` at that group. ``doc.ents`` is left alone unless
 ``set_ents`` is true, so the detector's strict span scores stay those of the
 entities it committed to.
@@ -31,7 +34,7 @@ from typing import Any, Optional
 import numpy as np
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples
 from spacy.util import registry
 from thinc.api import Config, Model, SequenceCategoricalCrossentropy
@@ -43,6 +46,8 @@ from ..evaluation.metrics import deid_token_scores
 
 #: The class of tokens outside every PHI span (column 0 of the model's output).
 OUTSIDE = "O"
+#: ``span.kb_id_`` of the spans this component adds (read by ``deid_randomizer``).
+RECALL_KB_ID = "spacy_clinical_es.phi_recall"
 DEFAULT_SPANS_KEY = "phi"
 
 phi_recall_default_config = """
@@ -180,6 +185,16 @@ class PhiRecall(TrainablePipe):
         if not self.cfg["spans_key"]:
             raise DeidError("phi_recall: spans_key must name a span group (e.g. \"phi\").")
 
+    def set_threshold(self, threshold: float) -> None:
+        """Change the threshold at runtime (e.g. the deid CLI's ``--recall-threshold``)."""
+        old = self.cfg["threshold"]
+        self.cfg["threshold"] = threshold
+        try:
+            self._validate()
+        except DeidError:
+            self.cfg["threshold"] = old
+            raise
+
     @property
     def labels(self) -> tuple[str, ...]:
         """The PHI labels (the model's classes are ``OUTSIDE`` followed by these)."""
@@ -233,9 +248,7 @@ class PhiRecall(TrainablePipe):
                 content=content,
                 temperature=self.cfg["temperature"],
             )
-            added = [doc[start:end] for start, end, _ in found]
-            for span, (_, _, label) in zip(added, found):
-                span.label_ = label
+            added = [Span(doc, start, end, label=label, kb_id=RECALL_KB_ID) for start, end, label in found]
             doc.spans[self.cfg["spans_key"]] = sorted([*ents, *added], key=lambda s: (s.start, s.end))
             if self.cfg["set_ents"] and added:
                 doc.ents = sorted([*doc.ents, *added], key=lambda s: s.start)

@@ -2,9 +2,15 @@
 
 Oracle leak test, exact definition. Every MEDDOCAN train and dev document is
 converted with ``document_to_doc`` (span group ``"meddocan"``) and passed
-through the component (mode ``surrogate``, default options). For every gold
+through the component (mode ``surrogate``, default options and policy; the
+``es_ES`` locale on the whole corpus, every other Faker locale on 100 dev
+documents, and on the whole corpus as a slow test). For every gold
 annotation that the options do not keep (``SEXO_SUJETO_ASISTENCIA`` and
-``EDAD_SUJETO_ASISTENCIA`` are kept by default, ages above 89 generalized):
+``EDAD_SUJETO_ASISTENCIA`` are kept by default, ages above 89 generalized;
+annotations made of kinship words only are kept by ``keep_relatives``, and of
+the other ``FAMILIARES_SUJETO_ASISTENCIA`` annotations only the capitalized
+name words are checked: none may occur in the output more often than in the
+input minus that mention):
 
 * *leak*: its surface ``o`` (normalized: case- and accent-insensitive,
   whitespace runs collapsed; only when ``len(o) >= 3``) occurs in the
@@ -19,11 +25,14 @@ annotation that the options do not keep (``SEXO_SUJETO_ASISTENCIA`` and
 * *inconsistency*: two regions with the same label and the same normalized
   original got different normalized surrogates.
 
-All three counts must be 0.
+* *mask tag*: a typed mask tag (``[NOMBRE]``…) inside the replaced region.
+
+All four counts must be 0.
 """
 from __future__ import annotations
 
 import pickle
+import re
 import time
 from collections import Counter
 
@@ -33,12 +42,14 @@ from spacy.tokens import Doc, DocBin
 
 from spacy_clinical_es.corpora.readers import iter_corpus
 from spacy_clinical_es.corpora.representation import doc_to_document, document_to_doc
-from spacy_clinical_es.deid import DeidError, OffsetMap, normalize, randomize
+from spacy_clinical_es.deid import LOCALES, MASK_TAGS, DeidError, DeidOptions, OffsetMap, normalize, randomize
+from spacy_clinical_es.deid.people import is_kinship_only
 from spacy_clinical_es.pipeline import deid_randomizer as component_module
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 SPAN_KEY = "meddocan"
 KEPT_LABELS = {"SEXO_SUJETO_ASISTENCIA", "EDAD_SUJETO_ASISTENCIA"}
+RELATIVE_LABEL = "FAMILIARES_SUJETO_ASISTENCIA"
 TEXT = "Paciente: Ernesto Rivera Bueno, 70 años, varón. Ingreso 03/03/2014 en Madrid."
 
 
@@ -70,8 +81,9 @@ def test_factory_and_outputs(nlp):
     pipe_nlp = make_clinical_nlp()
     pipe = pipe_nlp.add_pipe("deid_randomizer", config={"seed": 1})
     cfg = pipe_nlp.config["components"]["deid_randomizer"]
-    assert cfg["mode"] == "surrogate" and cfg["keep_sex"] is True and cfg["key_env"] == "SPACY_CLINICAL_ES_DEID_KEY"
-    assert "key" not in cfg
+    assert cfg["mode"] == "surrogate" and cfg["options"]["keep_sex"] is True and cfg["options"]["keep_relatives"] is True
+    assert cfg["options"]["locale"] == "es_ES" and cfg["policy"]["recall"] == "replace_if_certain"
+    assert "key" not in cfg and "key_env" not in cfg and pipe.key_env == "SPACY_CLINICAL_ES_DEID_KEY"
     doc = pipe(_small_doc(pipe_nlp))
     assert doc.text == TEXT  # the input Doc is not changed
     assert "Ernesto" not in doc._.deid_text and "Madrid" not in doc._.deid_text
@@ -112,13 +124,18 @@ def test_outputs_survive_docbin(nlp):
     assert [(e.text, e.label_) for e in restored._.deid_doc.ents] == [(e.text, e.label_) for e in doc._.deid_doc.ents]
 
 
-def test_deid_doc_is_built_lazily_and_survives_a_fresh_vocab(nlp):
+def test_deid_doc_is_built_directly_and_survives_a_fresh_vocab(nlp):
     pipe = component_module.DeidRandomizer(nlp, seed=3)
     doc = pipe(_small_doc(nlp))
     stored = doc.user_data[component_module.DEID_USER_DATA_KEY]
-    assert "doc" not in stored  # only the recipe: text, spans, offset map, counts
-    assert [tuple(s) for s in stored["spans"]] == [(e.start_char, e.end_char, e.label_) for e in doc._.deid_doc.ents]
-    assert doc._.deid_doc is doc._.deid_doc  # built once per Doc
+    assert "doc" not in stored  # only the recipe: text, spans, replacement token offsets, offset map, counts
+    out = doc._.deid_doc
+    assert [tuple(s) for s in stored["spans"]] == [(e.start_char, e.end_char, e.label_) for e in out.ents]
+    # tokens outside the replaced spans are the input's; the replacements are tokenized by the pipeline
+    reference = nlp.make_doc(doc._.deid_text)
+    assert [t.text for t in out] == [t.text for t in reference] and out.text == reference.text
+    assert doc._.deid_doc is out  # built once per Doc
+    assert not hasattr(component_module, "_PIPELINES") and not hasattr(component_module, "_fallback_pipeline")
     docbin = DocBin(store_user_data=True)
     docbin.add(doc)
     other = spacy.blank("es")  # another vocab: no live randomizer, the package's clinical tokenizer is used
@@ -132,7 +149,7 @@ def test_deid_doc_is_built_lazily_and_survives_a_fresh_vocab(nlp):
 def test_key_is_never_serialized(nlp, tmp_path, monkeypatch):
     monkeypatch.delenv("SPACY_CLINICAL_ES_DEID_KEY", raising=False)
     pipe_nlp = make_clinical_nlp()
-    pipe = pipe_nlp.add_pipe("deid_randomizer", config={"seed": 5, "max_age": 99})
+    pipe = pipe_nlp.add_pipe("deid_randomizer", config={"seed": 5, "options": {"max_age": 99}})
     pipe.set_key("TOP-SECRET-KEY")
     assert "TOP-SECRET" not in repr(pipe)
     first = pipe(_small_doc(pipe_nlp))._.deid_text
@@ -143,7 +160,7 @@ def test_key_is_never_serialized(nlp, tmp_path, monkeypatch):
     assert b"TOP-SECRET" not in pipe_nlp.to_bytes()
     loaded = spacy.load(tmp_path / "model")
     loaded_pipe = loaded.get_pipe("deid_randomizer")
-    assert loaded_pipe.cfg["max_age"] == 99 and loaded_pipe.cfg["seed"] == 5
+    assert loaded_pipe.cfg["options"]["max_age"] == 99 and loaded_pipe.cfg["seed"] == 5
     loaded_pipe.set_key(b"TOP-SECRET-KEY")
     assert loaded_pipe(_small_doc(loaded))._.deid_text == first
     clone = pickle.loads(pickle.dumps(pipe))
@@ -179,11 +196,21 @@ def meddocan(data_dir) -> dict[str, list]:
     return {split: list(iter_corpus("meddocan", split, data_dir=data_dir)) for split in ("train", "dev")}
 
 
-def test_meddocan_oracle_no_leaks(meddocan, nlp):
-    started = time.perf_counter()
-    pipe = component_module.DeidRandomizer(nlp, spans_key=SPAN_KEY, seed=0)
+def _relative_name_words(text: str) -> list[str]:
+    """Capitalized words of a relative mention that are not kinship words (the names keep_relatives replaces)."""
+    words = re.findall(r"[^\W\d_]+", text)
+    return [w for i, w in enumerate(words) if len(w) >= 3 and w[:1].isupper() and not is_kinship_only(w) and (i > 0 or not w.isupper())]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", normalize(text))
+
+
+def _oracle(documents: list, nlp: spacy.Language, locale: str) -> Counter:
+    """The counts of the oracle leak test (see the module docstring) over ``documents``."""
+    pipe = component_module.DeidRandomizer(nlp, spans_key=SPAN_KEY, seed=0, options=DeidOptions(locale=locale))
     counts: Counter = Counter()
-    for document in meddocan["train"] + meddocan["dev"]:
+    for document in documents:
         doc = pipe(document_to_doc(document, nlp, span_key=SPAN_KEY))
         out_text = doc._.deid_text
         changed = doc._.deid_offset_map.changed_segments()
@@ -196,8 +223,14 @@ def test_meddocan_oracle_no_leaks(meddocan, nlp):
         output = normalize(out_text)
         surrogate_of: dict[tuple[str, str], str] = {}
         for ann in document.annotations:
-            if ann.label in KEPT_LABELS:
+            if ann.label in KEPT_LABELS or is_kinship_only(ann.text):
                 counts["kept"] += 1
+                continue
+            if ann.label == RELATIVE_LABEL:  # keep_relatives: kinship and details kept, names replaced
+                counts["relative"] += 1
+                words_in, words_out = Counter(_words(document.text)), Counter(_words(out_text))
+                for word in _relative_name_words(ann.text):
+                    counts["leak"] += words_out[normalize(word)] > words_in[normalize(word)] - 1
                 continue
             counts["checked"] += 1
             seg = next((s for s in changed if s.in_start <= ann.start and ann.end <= s.in_end), None)
@@ -212,16 +245,43 @@ def test_meddocan_oracle_no_leaks(meddocan, nlp):
             surface = normalize(ann.text)
             if len(surface) >= 3 and _count(output, surface) > _count(outside, surface):
                 counts["leak"] += 1
+            counts["mask_tag"] += any(f"[{tag}]" in out_text[seg.out_start : seg.out_end] for tag in MASK_TAGS.values())
         counts["documents"] += 1
-        counts["fallback"] += doc._.deid_stats.get("by_shape", 0) + doc._.deid_stats.get("by_tag", 0)
-    elapsed = time.perf_counter() - started
-    print(f"\nMEDDOCAN oracle: {dict(counts)} in {elapsed:.1f} s")
-    assert counts["documents"] == 750
-    assert counts["checked"] > 14000
+        counts["fallback"] += doc._.deid_stats.get("by_shape", 0) + doc._.deid_stats.get("by_no_surrogate", 0)
+    return counts
+
+
+def _assert_oracle(counts: Counter) -> None:
     assert counts["not_replaced"] == 0
     assert counts["leak"] == 0
     assert counts["echo"] == 0
     assert counts["inconsistent"] == 0
+    assert counts["mask_tag"] == 0
+
+
+def test_meddocan_oracle_no_leaks(meddocan, nlp):
+    started = time.perf_counter()
+    counts = _oracle(meddocan["train"] + meddocan["dev"], nlp, "es_ES")
+    print(f"\nMEDDOCAN oracle: {dict(counts)} in {time.perf_counter() - started:.1f} s")
+    assert counts["documents"] == 750
+    assert counts["checked"] > 13500
+    _assert_oracle(counts)
+
+
+@pytest.mark.parametrize("locale", [loc for loc in LOCALES if loc != "es_ES"])
+def test_meddocan_oracle_no_leaks_other_locales(meddocan, nlp, locale):
+    """Every other Faker locale on 100 dev documents (the whole corpus: the slow test below)."""
+    counts = _oracle(meddocan["dev"][:100], nlp, locale)
+    assert counts["checked"] > 1500
+    _assert_oracle(counts)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale", [loc for loc in LOCALES if loc != "es_ES"])
+def test_meddocan_oracle_no_leaks_other_locales_whole_corpus(meddocan, nlp, locale):
+    counts = _oracle(meddocan["train"] + meddocan["dev"], nlp, locale)
+    assert counts["documents"] == 750
+    _assert_oracle(counts)
 
 
 def test_meddocan_dev_non_phi_characters_survive(meddocan, nlp):

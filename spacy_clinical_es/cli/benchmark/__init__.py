@@ -18,3 +18,4 @@ app.add_typer(benchmark_app, name="benchmark")
 # Benchmark command modules (each registers one command on benchmark_app):
 from . import discontinuous, generative, linking, linking_scale, nested, windows  # noqa: F401
 from . import scale  # noqa: F401  (issue 16)
+from . import deid  # noqa: F401  (issue 14)
