@@ -188,6 +188,85 @@ def test_patient_key_attribute(nlp):
     assert shifts[0] == shifts[1] != 0
 
 
+def test_a_saved_config_cannot_choose_the_key_variable(tmp_path, monkeypatch):
+    """Issue 20: a crafted pipeline must not point the key at a predictable variable (e.g. HOME)."""
+    import srsly
+    from thinc.api import Config
+
+    monkeypatch.delenv("SPACY_CLINICAL_ES_DEID_KEY", raising=False)
+    pipe_nlp = make_clinical_nlp()
+    pipe_nlp.add_pipe("deid_randomizer")
+    pipe_nlp.to_disk(tmp_path / "model")
+    # 1. in config.cfg: not a setting of the component, loading fails with spaCy's config error
+    config = Config().from_disk(tmp_path / "model" / "config.cfg")
+    config["components"]["deid_randomizer"]["key_env"] = "HOME"
+    config.to_disk(tmp_path / "model" / "config.cfg")
+    with pytest.raises(Exception, match="key_env"):
+        spacy.load(tmp_path / "model")
+    # 2. in the component's saved cfg: ignored, the runtime default stays
+    del config["components"]["deid_randomizer"]["key_env"]
+    config.to_disk(tmp_path / "model" / "config.cfg")
+    cfg_path = tmp_path / "model" / "deid_randomizer" / "cfg"
+    srsly.write_json(cfg_path, {**srsly.read_json(cfg_path), "key_env": "HOME"})
+    loaded = spacy.load(tmp_path / "model").get_pipe("deid_randomizer")
+    assert loaded.key_env == "SPACY_CLINICAL_ES_DEID_KEY" and "key_env" not in loaded.cfg
+    assert loaded._resolve_key() is None  # HOME is set, but never read
+    loaded.configure(key_env="MY_DEID_KEY")  # the runtime may choose it
+    monkeypatch.setenv("MY_DEID_KEY", "k" * 32)
+    assert loaded._resolve_key() == "k" * 32 and "MY_DEID_KEY" not in str(loaded.cfg)
+
+
+def test_configure_is_checked_and_atomic(tmp_path):
+    pipe_nlp = make_clinical_nlp()
+    pipe = pipe_nlp.add_pipe("deid_randomizer", config={"seed": 1})
+    policy_file = tmp_path / "policy.yml"
+    policy_file.write_text("recall: mask\nlabels:\n  PROFESION: keep\n")
+    pipe.configure(mode="mask", policy=policy_file, keep_relatives=False, locale="es_CL")
+    assert pipe.cfg["mode"] == "mask" and pipe.policy.recall == "mask" and pipe.policy.labels == {"PROFESION": "keep"}
+    assert pipe.options.keep_relatives is False and pipe.options.locale == "es_CL"
+    settings = pipe.settings()
+    assert settings["policy"]["recall"] == "mask" and settings["options"]["locale"] == "es_CL"
+    before = dict(pipe.cfg)
+    for bad in ({"mode": "blur"}, {"locale": "fr_FR"}, {"policy": {"recall": "blur"}}, {"recall_threshold": 0.3}):
+        with pytest.raises(DeidError):
+            pipe.configure(**bad)
+        assert pipe.cfg == before
+    pipe.configure(use_recall=False)
+    assert pipe.policy.recall == "keep"
+    pipe.configure(use_recall=True)
+    assert pipe.policy.recall == "replace_if_certain"
+
+
+def test_sources_and_the_issue_examples_through_the_component():
+    from spacy.tokens import Span
+
+    from spacy_clinical_es.pipeline.phi_recall import RECALL_KB_ID
+
+    pipe_nlp = make_clinical_nlp()
+    pipe = pipe_nlp.add_pipe("deid_randomizer", config={"seed": 2, "spans_key": "phi"})
+    text = "Domicilio: Hualde. Paciente Martínez Soto, 62 años, con enfermedad de Crohn; su hija Lucía."
+    doc = pipe_nlp.make_doc(text)
+
+    def span(surface: str, label: str, recall: bool) -> Span:
+        start = text.index(surface)
+        found = doc.char_span(start, start + len(surface), label=label)
+        return Span(doc, found.start, found.end, label=label, kb_id=RECALL_KB_ID if recall else "")
+
+    doc.spans["phi"] = [
+        span("Domicilio", "CALLE", True),
+        span("Hualde", "TERRITORIO", True),
+        span("Martínez Soto", "NOMBRE_SUJETO_ASISTENCIA", False),
+        span(",", "CALLE", True),
+        span("Crohn", "NOMBRE_PERSONAL_SANITARIO", False),
+        span("hija Lucía", "FAMILIARES_SUJETO_ASISTENCIA", False),
+    ]
+    out = pipe(doc)._.deid_text
+    assert out.startswith("Domicilio: [***]. Paciente ") and ", 62 años, con enfermedad de Crohn; su hija " in out
+    assert "Martínez" not in out and "Soto" not in out and "Lucía" not in out
+    assert doc._.deid_stats["kept_field_label"] == 1 and doc._.deid_stats["kept_punctuation"] == 1
+    assert [s.label_ for s in doc._.deid_doc.spans["phi"]][:2] == ["CALLE", "TERRITORIO"]
+
+
 # ----------------------------------------------------------------------------- MEDDOCAN
 
 
