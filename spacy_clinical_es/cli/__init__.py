@@ -25,4 +25,4 @@ def main() -> None:
     app()
 
 
-from . import audit_model, benchmark, convert, deid, evaluate, finetune, package, serve, tokenization  # noqa: F401  (registers the commands)
+from . import annotate, audit_model, benchmark, convert, deid, evaluate, finetune, package, serve, tokenization  # noqa: F401  (registers the commands)
