@@ -13,7 +13,11 @@ from typer.testing import CliRunner
 from spacy_clinical_es.cli import app
 from spacy_clinical_es.corpora.representation import USER_DATA_KEY
 from spacy_clinical_es.evaluation.benchmarks import deid as bench
-from spacy_clinical_es.evaluation.benchmarks.deid import ClinicalMention, long_text, run_deid_benchmark
+from spacy_clinical_es.evaluation.benchmarks.deid import (
+    ClinicalMention,
+    long_text,
+    run_deid_benchmark,
+)
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 TEXTS = [
