@@ -281,7 +281,10 @@ def assemble(config_path: PathLike, output_dir: PathLike, overrides: Mapping[str
         nlp.initialize()
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    nlp.to_disk(output)
+    # Sourcing copies the source pipelines' whole StringStore (every training string): save a pruned copy.
+    from .security.prune_strings import prune_string_store
+
+    prune_string_store(nlp).to_disk(output)
     logger.info("Assembled %s (%s) into %s", Path(config_path).name, ", ".join(nlp.pipe_names), output)
     return output
 
