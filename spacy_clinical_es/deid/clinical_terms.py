@@ -129,5 +129,5 @@ def write_clinical_terms(terms: list[str], counts: dict[str, int], path: str | P
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(header + terms) + "\n", encoding="utf-8")
-    logger.info("wrote %d clinical terms to %s", len(terms), path)
+    logger.info("wrote %d lines (terms and eponym heads) to %s", len(terms), path)
     return path

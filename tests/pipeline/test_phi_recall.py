@@ -7,6 +7,7 @@ from spacy.training import Example
 from spacy.util import fix_random_seed
 
 from spacy_clinical_es.deid import DeidError
+from spacy_clinical_es.pipeline.phi_recall import RECALL_KB_ID
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 
@@ -96,8 +97,12 @@ def test_randomizer_replaces_the_span_group() -> None:
     nlp.add_pipe("deid_randomizer", config={"spans_key": "phi", "seed": 1})
     doc = nlp(TRAIN[0][0])
     assert not doc.ents  # nothing but the recall group marks PHI here
+    assert all(span.kb_id_ == RECALL_KB_ID for span in doc.spans["phi"])  # the randomizer's policy tells them apart
     assert "Juan" not in doc._.deid_text and "Tarragona" not in doc._.deid_text
     assert doc._.deid_text.startswith("Paciente ") and doc._.deid_text.endswith(", ingresa.")
+    # recall spans whose category their content does not confirm get the neutral mask, never a made-up value
+    stats = doc._.deid_stats
+    assert stats.get("recall_certain", 0) + stats.get("recall_uncertain", 0) == len(doc.spans["phi"])
 
 
 @pytest.mark.parametrize(
