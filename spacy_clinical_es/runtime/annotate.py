@@ -273,7 +273,7 @@ class AnnotateSummary:
 
 
 @dataclass
-class _Item:
+class Item:
     """A document read by the runner: its key, id, where it is, its content hash, text or failure."""
 
     key: str
@@ -307,12 +307,12 @@ def _check_length(text: str, limit: int) -> None:
         raise DocumentFailure("too_long", f"{len(text)} characters, more than --max-chars {limit}")
 
 
-def _read_items(files: Sequence[InputFile], options: AnnotateOptions) -> Iterator[_Item]:
+def read_items(files: Sequence[InputFile], options: AnnotateOptions) -> Iterator[Item]:
     """Every document of ``files`` with its text or failure (bytes read without newline translation)."""
     for f in files:
         if f.kind == "txt":
             raw = f.source.read_bytes()
-            item = _Item(f.name, f.name, f, 0, sha256_hex(raw))
+            item = Item(f.name, f.name, f, 0, sha256_hex(raw))
             try:
                 item.text, _ = decode_document(raw, options.encoding)
                 _check_length(item.text, options.max_chars)
@@ -325,12 +325,12 @@ def _read_items(files: Sequence[InputFile], options: AnnotateOptions) -> Iterato
             yield from _csv_items(f, options)
 
 
-def _record_item(f: InputFile, line: int, raw_hash: str, record: Any, options: AnnotateOptions) -> _Item:
+def _record_item(f: InputFile, line: int, raw_hash: str, record: Any, options: AnnotateOptions) -> Item:
     key = f"{f.name}:{line}"
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-        return _Item(key, key, f, line, raw_hash, failure=DocumentFailure("bad_record", "not an object with a string 'text'"))
+        return Item(key, key, f, line, raw_hash, failure=DocumentFailure("bad_record", "not an object with a string 'text'"))
     raw_id = record.get("id")
-    item = _Item(key, str(raw_id) if raw_id not in (None, "") else key, f, line, raw_hash, text=record["text"])
+    item = Item(key, str(raw_id) if raw_id not in (None, "") else key, f, line, raw_hash, text=record["text"])
     try:
         _check_length(item.text, options.max_chars)
     except DocumentFailure as failure:
@@ -338,7 +338,7 @@ def _record_item(f: InputFile, line: int, raw_hash: str, record: Any, options: A
     return item
 
 
-def _jsonl_items(f: InputFile, options: AnnotateOptions) -> Iterator[_Item]:
+def _jsonl_items(f: InputFile, options: AnnotateOptions) -> Iterator[Item]:
     with f.source.open("rb") as handle:
         for line, raw in enumerate(handle, start=1):
             body = raw.rstrip(b"\r\n")
@@ -352,14 +352,14 @@ def _jsonl_items(f: InputFile, options: AnnotateOptions) -> Iterator[_Item]:
                 record = json.loads(text)
             except DocumentFailure as failure:
                 key = f"{f.name}:{line}"
-                yield _Item(key, key, f, line, raw_hash, failure=failure)
+                yield Item(key, key, f, line, raw_hash, failure=failure)
                 continue
             except ValueError:
                 record = None
             yield _record_item(f, line, raw_hash, record, options)
 
 
-def _csv_items(f: InputFile, options: AnnotateOptions) -> Iterator[_Item]:
+def _csv_items(f: InputFile, options: AnnotateOptions) -> Iterator[Item]:
     raw = f.source.read_bytes()
     try:
         if b"\x00" in raw:
@@ -372,7 +372,7 @@ def _csv_items(f: InputFile, options: AnnotateOptions) -> Iterator[_Item]:
     except (DocumentFailure, csv.Error) as failure:
         if isinstance(failure, csv.Error):
             failure = DocumentFailure("bad_record", "the CSV file cannot be parsed")
-        yield _Item(f.name, f.name, f, 0, sha256_hex(raw), failure=failure)
+        yield Item(f.name, f.name, f, 0, sha256_hex(raw), failure=failure)
         return
     for number, row in enumerate(rows, start=1):
         yield _record_item(f, number, sha256_hex(json.dumps(row, sort_keys=True).encode("utf-8")), row, options)
@@ -486,7 +486,7 @@ class _Run:
         truncate_file(path, good)
         return ends
 
-    def _write(self, item: _Item, result: AnnotateResult) -> None:
+    def _write(self, item: Item, result: AnnotateResult) -> None:
         if result.ok:
             if self.options.format == "brat":
                 stem = item.key.replace("/", "__").removesuffix(".txt").replace(":", "_")
@@ -523,7 +523,7 @@ class _Run:
         self.manifest.write(_json_line(entry))
         self.manifest.flush()
 
-    def _flush(self, batch: list[_Item]) -> None:
+    def _flush(self, batch: list[Item]) -> None:
         good = [(item.doc_id, item.text) for item in batch if item.failure is None and item.text is not None]
         results = iter(
             annotate_batch(
@@ -542,9 +542,9 @@ class _Run:
         from tqdm import tqdm
 
         self._open()
-        batch: list[_Item] = []
+        batch: list[Item] = []
         try:
-            for item in tqdm(_read_items(self.files, self.options), unit="doc", disable=not self.options.progress):
+            for item in tqdm(read_items(self.files, self.options), unit="doc", disable=not self.options.progress):
                 previous = self.done.get(item.key)
                 done = previous is not None and previous.get("status") == "done"
                 if done and previous.get("input_sha256") == item.input_hash:  # failed ones are tried again

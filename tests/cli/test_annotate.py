@@ -28,9 +28,8 @@ PATTERNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A saved concepts-shaped pipeline: ruler (ents + a nested group) -> concept_spans -> SNOMED CT linker -> codes."""
+def build_concepts_model(path: Path) -> Path:
+    """A saved concepts-shaped pipeline: ruler (a nested group) -> concept_spans -> SNOMED CT linker -> codes."""
     nlp = make_clinical_nlp()
     ruler = nlp.add_pipe("span_ruler", config={"spans_key": "nested", "annotate_ents": False, "phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(PATTERNS)
@@ -42,9 +41,13 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     linker.set_kb(kb)
     nlp.add_pipe("clinical_es_concept_codes", name="snomed_codes",
                  config={"linker": "snomed_linker", "code_system": "SNOMED CT"})
-    path = tmp_path_factory.mktemp("model") / "concepts"
     nlp.to_disk(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_concepts_model(tmp_path_factory.mktemp("model") / "concepts")
 
 
 def _inputs(root: Path) -> list[Path]:
