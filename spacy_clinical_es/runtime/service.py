@@ -243,11 +243,12 @@ class _Engine:
     def load(self) -> None:
         import spacy
 
-        from ..cli.deid import prepare_pipeline
+        from .batch import prepare_pipeline
+        from .spark import read_key_from
 
         nlp = self._given if self._given is not None else spacy.load(self.settings.model)
         self.nlp, self.randomizer = prepare_pipeline(nlp, mode=self.settings.mode, seed=self.settings.seed, key=None)
-        self.randomizer.cfg["key_env"] = self.settings.key_env
+        read_key_from(self.randomizer, self.settings.key_env)
         if not os.environ.get(self.settings.key_env) and self.settings.seed is None:
             logger.warning(
                 "No de-identification key in %s and no seed: surrogates differ between requests.", self.settings.key_env
@@ -256,7 +257,7 @@ class _Engine:
     def deid(self, ids: list[str], texts: list[str]) -> list[dict[str, Any]]:
         from .spark import deid_records
 
-        return deid_records(self.nlp, self.randomizer, ids, texts, batch_size=self.settings.batch_size)
+        return deid_records(self.nlp, ids, texts, batch_size=self.settings.batch_size)
 
     def annotate(self, ids: list[str], texts: list[str]) -> list[dict[str, Any]]:
         from .spark import annotate_records

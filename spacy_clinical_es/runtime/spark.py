@@ -19,12 +19,14 @@
 * Only the id and the outputs are returned; other input columns (they may hold PHI) are not
   copied: join on the id when you need them.
 
-The per-document work (:func:`deid_records`, :func:`annotate_records`) is shared with the HTTP
-service (:mod:`spacy_clinical_es.runtime.service`).
+De-identification goes through :func:`spacy_clinical_es.runtime.batch.deidentify_batch`, the per-batch
+function of every shell (:func:`deid_records` flattens its results into rows); :func:`annotate_records`
+is shared with the HTTP service (:mod:`spacy_clinical_es.runtime.service`).
 """
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import math
 import os
@@ -90,6 +92,18 @@ _PIPELINES: dict[PipelineSpec, tuple[Language, DeidRandomizer | None]] = {}
 LOADS: Counter = Counter()
 
 
+def read_key_from(randomizer: DeidRandomizer, key_env: str | None) -> None:
+    """Make ``randomizer`` read its key from the environment variable ``key_env`` on every document
+    (``None``: leave the randomizer's default). A runtime setting, never part of a saved pipeline."""
+    if key_env is None:
+        return
+    configure = getattr(randomizer, "configure", None)
+    if configure is not None and "key_env" in inspect.signature(configure).parameters:
+        configure(key_env=key_env)
+    else:  # randomizers whose key variable is the cfg entry
+        randomizer.cfg["key_env"] = key_env
+
+
 def load_pipeline(spec: PipelineSpec) -> tuple[Language, DeidRandomizer | None]:
     """The pipeline of ``spec`` for this process, loaded on first use and cached (module level)."""
     cached = _PIPELINES.get(spec)
@@ -102,10 +116,10 @@ def load_pipeline(spec: PipelineSpec) -> tuple[Language, DeidRandomizer | None]:
                 f"--conf spark.executorEnv.{spec.key_env}=… or a cluster secret (local mode: before the "
                 "SparkSession starts), or pass key_env=None with a seed for keyless runs."
             )
-        from ..cli.deid import prepare_pipeline
+        from .batch import prepare_pipeline
 
         nlp, randomizer = prepare_pipeline(spacy.load(spec.model), mode=spec.mode, seed=spec.seed, key=None)
-        randomizer.cfg["key_env"] = spec.key_env  # read from the environment on every document
+        read_key_from(randomizer, spec.key_env)
         cached = (nlp, randomizer)
     elif spec.task == "annotate":
         cached = (spacy.load(spec.model), None)
@@ -143,53 +157,31 @@ def _run_docs(nlp: Language, texts: Sequence[str], batch_size: int, disable: Seq
 
 
 def deid_records(
-    nlp: Language, randomizer: DeidRandomizer, ids: Sequence[str], texts: Sequence[Any], *, batch_size: int = 32
+    nlp: Language, ids: Sequence[str], texts: Sequence[Any], *, batch_size: int = 32, max_chars: int = 0
 ) -> list[dict[str, Any]]:
-    """De-identify one batch: per document ``id``, ``deid_text``, ``mode``, ``n_spans``, ``spans`` (audit rows),
-    ``stats`` and ``error`` (a reason without text, or ``None``)."""
-    from ..cli.deid import Item, audit_record
+    """De-identify one batch with :func:`spacy_clinical_es.runtime.batch.deidentify_batch` (the function
+    every shell calls) and flatten its results to rows: ``id``, ``deid_text``, ``mode``, ``n_spans``,
+    ``spans`` (audit rows: offsets, label, category, action; no text), ``stats`` and ``error``
+    (``reason: detail`` without text, or ``None``)."""
+    from .batch import DeidRecord, deidentify_batch, find_randomizer
 
-    records: list[dict[str, Any] | None] = [None] * len(texts)
-    good = []
-    for i, (doc_id, text) in enumerate(zip(ids, texts)):
-        reason = _bad_text(text)
-        if reason is None:
-            good.append(i)
-        else:
-            records[i] = _failed_deid(doc_id, randomizer, reason)
-    docs = _run_docs(nlp, [texts[i] for i in good], batch_size)
-    empty = Path()
-    for i, doc in zip(good, docs):
-        doc_id = ids[i]
-        if isinstance(doc, str):
-            records[i] = _failed_deid(doc_id, randomizer, doc)
-            continue
-        if doc._.deid_text is None:
-            records[i] = _failed_deid(doc_id, randomizer, "the pipeline produced no de-identified text")
-            continue
-        audit = audit_record(doc, Item(doc_id, empty, empty), randomizer, keep_originals=False)
-        records[i] = {
-            "id": doc_id,
-            "deid_text": doc._.deid_text,
-            "mode": audit["mode"],
-            "n_spans": audit["n_spans"],
-            "spans": audit["spans"],
-            "stats": audit["stats"],
-            "error": None,
-        }
-    return [r for r in records if r is not None]
-
-
-def _failed_deid(doc_id: str, randomizer: DeidRandomizer, reason: str) -> dict[str, Any]:
-    return {
-        "id": doc_id,
-        "deid_text": None,
-        "mode": randomizer.cfg["mode"],
-        "n_spans": 0,
-        "spans": [],
-        "stats": {},
-        "error": reason,
-    }
+    mode = find_randomizer(nlp).cfg["mode"]
+    records = [DeidRecord(doc_id, text) for doc_id, text in zip(ids, texts)]
+    rows = []
+    for result in deidentify_batch(nlp, records, batch_size=batch_size, max_chars=max_chars):
+        audit = result.audit or {}
+        rows.append(
+            {
+                "id": result.id,
+                "deid_text": result.text,
+                "mode": audit.get("mode", mode),
+                "n_spans": int(audit.get("n_spans", 0)),
+                "spans": list(audit.get("spans", [])),
+                "stats": {k: int(v) for k, v in audit.get("stats", {}).items()},
+                "error": None if result.ok else f"{result.reason}: {result.detail}" if result.detail else result.reason,
+            }
+        )
+    return rows
 
 
 def concept_rows(doc: Doc) -> list[dict[str, Any]]:
@@ -244,13 +236,12 @@ def annotate_records(
 def _frames(spec: PipelineSpec, text_col: str, id_col: str, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
-    nlp, randomizer = load_pipeline(spec)
+    nlp, _ = load_pipeline(spec)
     for frame in batches:
         ids = [None if v is None else str(v) for v in frame[id_col].tolist()]
         texts = [None if _is_missing(v) else v for v in frame[text_col].tolist()]
         if spec.task == "deid":
-            assert randomizer is not None
-            records = deid_records(nlp, randomizer, ids, texts, batch_size=spec.batch_size)
+            records = deid_records(nlp, ids, texts, batch_size=spec.batch_size)
         else:
             records = annotate_records(nlp, ids, texts, batch_size=spec.batch_size)
         yield pd.DataFrame.from_records(records, columns=_columns(spec.task))

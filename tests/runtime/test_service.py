@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 import spacy
 from fastapi.testclient import TestClient
+from spacy.tokens import Doc
 
-from spacy_clinical_es.cli.deid import prepare_pipeline
+from spacy_clinical_es.runtime.batch import prepare_pipeline
 from spacy_clinical_es.runtime.service import ServiceSettings, create_app
 from spacy_clinical_es.runtime.spark import deid_records
 
@@ -40,8 +41,8 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
 
 
 def offline(texts: list[str]) -> list[dict]:
-    nlp, randomizer = prepare_pipeline(tiny_pipeline(), mode=None, seed=None, key="service-test-key")
-    return deid_records(nlp, randomizer, [str(i) for i in range(len(texts))], texts)
+    nlp, _ = prepare_pipeline(tiny_pipeline(), mode=None, seed=None, key="service-test-key")
+    return deid_records(nlp, [str(i) for i in range(len(texts))], texts)
 
 
 def test_health_ready_and_openapi(client: TestClient) -> None:
@@ -116,7 +117,7 @@ def test_504_when_the_pipeline_is_too_slow(monkeypatch: pytest.MonkeyPatch) -> N
     nlp = tiny_pipeline()
 
     @spacy.Language.component("test_service_sleep")
-    def sleep(doc):  # noqa: ANN001, ANN202
+    def sleep(doc: Doc) -> Doc:
         time.sleep(0.5)
         return doc
 

@@ -57,16 +57,16 @@ def notes(spark):
 
 
 def test_deidentify_matches_offline_and_loads_once_per_worker(spark, notes, model) -> None:
-    from spacy_clinical_es.cli.deid import prepare_pipeline
+    from spacy_clinical_es.runtime.batch import prepare_pipeline
     from spacy_clinical_es.runtime.spark import deid_records, deidentify, worker_loads
 
     out = deidentify(notes, text_col="body", id_col="note_id", model=model, key_env=KEY_ENV)
     rows = {r["id"]: r.asDict(recursive=True) for r in out.collect()}
     assert sorted(rows) == sorted([f"n{i:02d}" for i in range(12)] + ["empty"])
-    assert rows["empty"]["error"] == "null text" and rows["empty"]["deid_text"] is None
+    assert rows["empty"]["error"].startswith("bad_record") and rows["empty"]["deid_text"] is None
 
-    nlp, randomizer = prepare_pipeline(spacy.load(model), mode=None, seed=None, key="spark-test-key")
-    offline = {r["id"]: r for r in deid_records(nlp, randomizer, [f"n{i:02d}" for i in range(12)], [note(i) for i in range(12)])}
+    nlp, _ = prepare_pipeline(spacy.load(model), mode=None, seed=None, key="spark-test-key")
+    offline = {r["id"]: r for r in deid_records(nlp, [f"n{i:02d}" for i in range(12)], [note(i) for i in range(12)])}
     for doc_id, expected in offline.items():
         row = rows[doc_id]
         assert row["error"] is None

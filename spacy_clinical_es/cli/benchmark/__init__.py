@@ -17,6 +17,6 @@ app.add_typer(benchmark_app, name="benchmark")
 
 # Benchmark command modules (each registers one command on benchmark_app):
 from . import discontinuous, generative, linking, linking_scale, nested, windows  # noqa: F401
-from . import scale  # noqa: F401  (issue 16)
+from . import scale, service  # noqa: F401  (issue 16)
 from . import deid  # noqa: F401  (issue 14)
 from . import deid_surrogates  # noqa: F401  (issues 15, 20)

@@ -5,9 +5,9 @@ put in the environment variable before any worker process or the JVM starts, nev
 MEDDOCAN dev texts, and their outputs are compared document by document: de-identified text and audit
 rows (offsets, labels, actions) must be identical.
 
-* ``one_process``: :func:`spacy_clinical_es.runtime.spark.deid_records` over all texts (``nlp.pipe``), the
-  pipeline already loaded;
-* ``n_process``: ``nlp.pipe(texts, n_process=N)``; its time includes starting the worker processes and
+* ``one_process``: :func:`spacy_clinical_es.runtime.batch.deidentify_batch` (through
+  :func:`spacy_clinical_es.runtime.spark.deid_records`) over all texts, the pipeline already loaded;
+* ``n_process``: ``nlp.pipe(texts, n_process=N)`` + the same audit rows (``piece_audit``); its time includes starting the worker processes and
   loading the pipeline in each (spaCy starts them per call);
 * ``spark``: :func:`spacy_clinical_es.runtime.spark.deidentify` + ``collect()`` in ``local[N]``: ``cold``
   (the workers load the pipeline) and ``warm`` (the same job again: each worker reuses its cached
@@ -100,8 +100,8 @@ def run_scale(
     import spacy
     from threadpoolctl import threadpool_limits
 
-    from ...cli.deid import Item, audit_record, prepare_pipeline
     from ...runtime import spark as spark_shell
+    from ...runtime.batch import piece_audit, prepare_pipeline
 
     if not model.exists():
         raise ConfigError(f"Model {model} not found: train it first (spacy project run train-deid-cnn).")
@@ -109,13 +109,14 @@ def run_scale(
     load_before = os.getloadavg()
     started = time.perf_counter()
     nlp, randomizer = prepare_pipeline(spacy.load(model), mode=None, seed=None, key=None)
+    spark_shell.read_key_from(randomizer, DEFAULT_KEY_ENV)  # read from the environment here and in every worker
     load_seconds = time.perf_counter() - started
     results: dict[str, Any] = {}
 
     with threadpool_limits(limits=1):
         logger.info("One process: %d documents", len(texts))
         started = time.perf_counter()
-        one = spark_shell.deid_records(nlp, randomizer, ids, texts, batch_size=batch_size)
+        one = spark_shell.deid_records(nlp, ids, texts, batch_size=batch_size)
         seconds = time.perf_counter() - started
     words = sum(1 for doc in nlp.tokenizer.pipe(texts) for token in doc if not token.is_space)
     reference = {r["id"]: r for r in one}
@@ -124,16 +125,10 @@ def run_scale(
     logger.info("nlp.pipe(n_process=%d)", n_process)
     started = time.perf_counter()
     multi: dict[str, dict[str, Any]] = {}
-    empty = Path()
     stream = nlp.pipe(zip(texts, ids), as_tuples=True, n_process=n_process, batch_size=batch_size)
     for doc, doc_id in stream:
-        audit = audit_record(doc, Item(doc_id, empty, empty), randomizer, keep_originals=False)
-        multi[doc_id] = {
-            "deid_text": doc._.deid_text,
-            "n_spans": audit["n_spans"],
-            "spans": audit["spans"],
-            "error": None,
-        }
+        spans = piece_audit(doc, randomizer, keep_originals=False)
+        multi[doc_id] = {"deid_text": doc._.deid_text, "n_spans": len(spans), "spans": spans, "error": None}
     results[f"nlp_pipe_n_process_{n_process}"] = {
         **_speed(time.perf_counter() - started, len(texts), words),
         "note": "includes starting the worker processes and loading the pipeline in each",
