@@ -5,6 +5,9 @@ directory DIR for the annotated strings of CORPUS (a BRAT folder, searched
 recursively, or a ``.spacy`` DocBin: its ``doc.ents`` and every span group)
 and exits with status 1 when any is found. It prints counts per label and per
 file, never the strings (see :mod:`spacy_clinical_es.security.artifact_scan`).
+Strings that an untrained pipeline built from DIR's config also holds (label
+names, tokenizer exceptions, rules: not training data) are not counted, unless
+``--no-reference``.
 
 ``prune-model IN OUT`` loads a saved pipeline and writes it again with a
 pruned string store (:func:`spacy_clinical_es.security.prune_strings.prune_string_store`);
@@ -34,7 +37,7 @@ from . import app
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["annotated_strings", "audit_model", "audit_model_command", "prune_model_command"]
+__all__ = ["annotated_strings", "audit_model", "audit_model_command", "prune_model_command", "reference_bytes"]
 
 
 def _brat_folders(root: Path) -> list[Path]:
@@ -79,14 +82,55 @@ def annotated_strings(corpus: Path) -> Iterator[tuple[str, str]]:
     raise ConfigError(f"Cannot read annotations from {corpus}: give a BRAT folder or a .spacy DocBin.")
 
 
+def reference_bytes(model: Path) -> bytes | None:
+    """What an *untrained* pipeline of ``model``'s config holds: tokenizer data, rule components' state, label names.
+
+    Built from ``config.cfg`` without running ``[initialize]`` (so no training
+    data reaches it) plus the label names of ``meta.json``. ``None`` when
+    ``model`` is not a pipeline directory.
+    """
+    config_path = Path(model) / "config.cfg"
+    if not config_path.is_file():
+        return None
+    from spacy import util
+
+    parts: list[bytes] = []
+    meta_path = Path(model) / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf8"))
+        for names in (meta.get("labels") or {}).values():
+            parts.append("\n".join(str(n) for n in names).encode("utf8"))
+    try:
+        nlp = util.load_model_from_config(util.load_config(config_path), auto_fill=False, validate=False)
+    except Exception as err:  # noqa: BLE001 (any config problem: scan without a reference, and say so)
+        logger.warning("Cannot build an untrained pipeline from %s (%s): no reference", config_path, type(err).__name__)
+        return b"\n".join(parts)
+    parts.append(nlp.tokenizer.to_bytes())
+    for name, proc in nlp.pipeline:
+        if hasattr(proc, "model"):  # trainable: its untrained weights say nothing (and may not serialize)
+            continue
+        try:
+            parts.append(proc.to_bytes(exclude=["vocab"]))
+        except Exception as err:  # noqa: BLE001
+            logger.info("Reference: %s not serialized (%s)", name, type(err).__name__)
+    return b"\n".join(parts)
+
+
 def audit_model(
     model: Path,
     corpus: Path,
     *,
     min_length: int = DEFAULT_MIN_LENGTH,
     labels: Optional[list[str]] = None,
+    reference: bool = True,
 ) -> ScanReport:
-    """Scan the directory ``model`` for the annotated strings of ``corpus`` (only ``labels`` when given)."""
+    """Scan the directory ``model`` for the annotated strings of ``corpus`` (only ``labels`` when given).
+
+    reference (bool): do not count strings that an untrained pipeline of the
+        same config also holds (:func:`reference_bytes`: label names such as
+        ``FAMILIARES_SUJETO_ASISTENCIA`` against an annotated "familiares",
+        tokenizer exceptions such as "EE.UU.").
+    """
     needles = NeedleSet(min_length=min_length)
     wanted = set(labels) if labels else None
     for text, label in annotated_strings(corpus):
@@ -94,7 +138,7 @@ def audit_model(
             needles.add(text, label)
     if not len(needles):
         raise ConfigError(f"No annotated string of {min_length}+ characters in {corpus} (labels: {labels or 'all'}).")
-    return scan_directory(model, needles)
+    return scan_directory(model, needles, reference=reference_bytes(model) if reference else None)
 
 
 @app.command("audit-model")
@@ -113,11 +157,18 @@ def audit_model_command(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Write the report (counts only) as JSON here.")
     ] = None,
+    reference: Annotated[
+        bool,
+        typer.Option(
+            "--reference/--no-reference",
+            help="Do not count strings an untrained pipeline of the same config holds (labels, tokenizer exceptions).",
+        ),
+    ] = True,
 ) -> None:
     """Scan every byte of MODEL for the annotated strings of a corpus; exit 1 if any is found (counts only)."""
     wanted = [label.strip() for label in labels.split(",") if label.strip()] if labels else None
     try:
-        report = audit_model(model, against, min_length=min_length, labels=wanted)
+        report = audit_model(model, against, min_length=min_length, labels=wanted, reference=reference)
     except ClinicalEsError as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(code=2) from err

@@ -105,6 +105,16 @@ class NeedleSet:
         for text, label in items:
             self.add(text, label)
 
+    def without(self, needle_ids: Iterable[int]) -> NeedleSet:
+        """A copy without the needles ``needle_ids`` (e.g. strings that are not training data: labels, language data)."""
+        drop = set(needle_ids)
+        copy = NeedleSet(min_length=self.min_length)
+        copy.skipped_short = self.skipped_short
+        for text, needle_id in self._ids.items():
+            if needle_id not in drop:
+                copy.add(text, self.labels[needle_id])
+        return copy
+
     def prefix_table(self) -> np.ndarray:
         """A boolean table over every 3-byte value: True where some needle form starts with it."""
         table = np.zeros(1 << (8 * _PREFIX), dtype=bool)
@@ -173,6 +183,8 @@ class ScanReport:
     hits: dict[str, dict[str, int]] = field(default_factory=dict)
     #: label -> distinct needles found anywhere
     found_by_label: dict[str, int] = field(default_factory=dict)
+    #: label -> needles not looked for because a reference (an untrained pipeline of the same config) holds them
+    excluded_by_label: dict[str, int] = field(default_factory=dict)
     skipped_files: list[str] = field(default_factory=list)
 
     @property
@@ -192,6 +204,7 @@ class ScanReport:
             "needles": self.needles,
             "needles_by_label": dict(sorted(self.needles_by_label.items())),
             "skipped_short": self.skipped_short,
+            "excluded_by_label": dict(sorted(self.excluded_by_label.items())),
             "min_length": self.min_length,
             "found": self.n_found,
             "found_by_label": dict(sorted(self.found_by_label.items())),
@@ -206,17 +219,29 @@ def _iter_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def scan_directory(root: str | Path, needles: NeedleSet) -> ScanReport:
-    """Scan every regular file below ``root`` (or the file ``root``) for ``needles``."""
+def scan_directory(root: str | Path, needles: NeedleSet, *, reference: bytes | None = None) -> ScanReport:
+    """Scan every regular file below ``root`` (or the file ``root``) for ``needles``.
+
+    reference (Optional[bytes]): what the directory holds that is not training
+        data (the serialized state of an untrained pipeline of the same config:
+        label names, tokenizer exceptions such as "EE.UU.", rules); needles
+        found in it are not looked for and are counted in ``excluded_by_label``.
+    """
     root = Path(root)
     if not root.exists():
         raise ConfigError(f"Nothing to scan at {root}: give a pipeline directory (nlp.to_disk output).")
+    excluded: Counter = Counter()
+    if reference:
+        explained = scan_bytes(reference, needles)
+        excluded = Counter(needles.labels[i] for i in explained)
+        needles = needles.without(explained)
     report = ScanReport(
         root=str(root),
-        needles=len(needles),
-        needles_by_label=dict(Counter(needles.labels)),
+        needles=len(needles) + sum(excluded.values()),
+        needles_by_label=dict(Counter(needles.labels) + excluded),
         skipped_short=needles.skipped_short,
         min_length=needles.min_length,
+        excluded_by_label=dict(excluded),
     )
     table = needles.prefix_table()
     found_anywhere: set[int] = set()
@@ -248,6 +273,11 @@ def format_report(report: ScanReport, *, top: int = 20) -> str:
             f"({report.skipped_short} shorter ones not looked for)."
         ),
     ]
+    if report.excluded_by_label:
+        lines.append(
+            f"{sum(report.excluded_by_label.values())} annotated strings not counted: an untrained pipeline of the "
+            "same config holds them too (label names, tokenizer exceptions, rules)."
+        )
     if report.clean:
         lines.append("No annotated string found.")
         return "\n".join(lines)

@@ -19,6 +19,7 @@ from spacy.util import fix_random_seed
 from typer.testing import CliRunner
 
 from spacy_clinical_es.cli import app
+from spacy_clinical_es.cli.audit_model import audit_model
 from spacy_clinical_es.corpora.paths import corpus_dir
 from spacy_clinical_es.errors import DataDirError
 from spacy_clinical_es.pipeline.phi_gazetteer import FALLBACK_KEY_ENV, GAZETTEER_KEY_ENV
@@ -179,6 +180,21 @@ def test_audit_model_command_exits_non_zero_on_a_hit_without_printing_it(trained
     result = runner.invoke(app, ["prune-model", str(tmp_path / "plain"), str(tmp_path / "pruned")])
     assert result.exit_code == 0, result.output
     assert scan_directory(tmp_path / "pruned", needles()).clean
+
+
+def test_label_names_and_language_data_are_not_counted(trained, tmp_path: Path) -> None:
+    """An annotated "hospital" is in every pipeline with a HOSPITAL label: the reference explains it."""
+    save_pruned(trained, tmp_path / "safe")
+    nlp = make_clinical_nlp()
+    doc = nlp.make_doc("Ingresa en el hospital de EE.UU. tras el alta.")
+    doc.ents = [doc.char_span(14, 22, "OTROS_SUJETO_ASISTENCIA"), doc.char_span(26, 32, "PAIS")]
+    db = DocBin()
+    db.add(doc)
+    db.to_disk(tmp_path / "gold.spacy")
+    report = audit_model(tmp_path / "safe", tmp_path / "gold.spacy")
+    assert report.clean and report.excluded_by_label == {"OTROS_SUJETO_ASISTENCIA": 1, "PAIS": 1}
+    blind = audit_model(tmp_path / "safe", tmp_path / "gold.spacy", reference=False)
+    assert not blind.clean and "ner/moves" in blind.hits and "tokenizer" in blind.hits
 
 
 def test_spacy_train_saves_pruned_checkpoints(tmp_path: Path, monkeypatch) -> None:
