@@ -104,14 +104,14 @@ DEFAULT_PHI_GAZETTEER_CONFIG = Config().from_str(phi_gazetteer_default_config)["
 def make_phi_gazetteer(
     nlp: Language,
     name: str,
-    labels: Optional[list[str]],  # noqa: UP045 (read by spaCy's registry at runtime)
+    labels: Optional[list[str]],
     min_ratio: float,
     min_count: int,
     min_chars: int,
     max_tokens: int,
     propagate: bool,
-    propagate_labels: Optional[list[str]],  # noqa: UP045
-    spans_key: Optional[str],  # noqa: UP045
+    propagate_labels: Optional[list[str]],
+    spans_key: Optional[str],
     set_ents: bool,
     refine: bool,
     store: str,
@@ -233,6 +233,15 @@ class PhiGazetteer(RecordsSerializable):
             if value:
                 return value.encode("utf8")
         return None
+
+    def key_status(self) -> str:
+        """``"ok"``, ``"missing"`` or ``"wrong"`` for the key its phrases need; ``"not needed"`` without phrases."""
+        if not len(self):
+            return "not needed"
+        key = self._resolve_key()
+        if key is None:
+            return "missing"
+        return "wrong" if self.cfg.get("key_check") and key_check(key) != self.cfg["key_check"] else "ok"
 
     def _usable_key(self) -> bytes | None:
         """The key when it is set and is the one the gazetteer was hashed with; warns once otherwise."""

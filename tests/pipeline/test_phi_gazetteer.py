@@ -148,11 +148,15 @@ def test_the_key_must_match_at_runtime(tmp_path, monkeypatch, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         assert ents(loaded("Vive en Madrid.")) == []
     assert "not the one its phrases were hashed with" in caplog.text
+    assert loaded.get_pipe("phi_gazetteer").key_status() == "wrong"
+    assert nlp.get_pipe("phi_gazetteer").key_status() == "wrong"  # it reads the environment too
+    assert make_nlp().get_pipe("phi_gazetteer").key_status() == "not needed"
     monkeypatch.delenv(GAZETTEER_KEY_ENV)
     # The deid key is the fallback; set_key wins over the environment.
     monkeypatch.setenv(FALLBACK_KEY_ENV, KEY)
     assert ents(spacy.load(tmp_path / "model")("Vive en Madrid.")) == [("Madrid", "TERRITORIO")]
     again = spacy.load(tmp_path / "model")
+    assert again.get_pipe("phi_gazetteer").key_status() == "ok"
     again.get_pipe("phi_gazetteer").set_key("wrong")
     assert ents(again("Vive en Madrid.")) == []
     assert KEY not in repr(again.get_pipe("phi_gazetteer")) and KEY.encode() not in pickle.dumps(again.get_pipe("phi_gazetteer"))

@@ -615,11 +615,16 @@ def run_deid_benchmark(
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); write ``output`` (and ``markdown_path``) and return the result."""
     from ...pipeline.deid_randomizer import DEFAULT_KEY_ENV
+    from ...pipeline.phi_gazetteer import GAZETTEER_KEY_ENV
     from ...pipeline.phi_recall import replacement_spans_key
 
     _limit_blas_threads()
     started = machine()
     os.environ[DEFAULT_KEY_ENV] = secrets.token_hex(16)  # random, for this run only (workers read it)
+    # phi_gazetteer's hashing key: the environment's (a hashed gazetteer needs the key it was built with); else a
+    # random one, with which verbatim phrases of an older pipeline are hashed when it loads.
+    gazetteer_key = "environment" if os.environ.get(GAZETTEER_KEY_ENV) else "random for this run"
+    os.environ.setdefault(GAZETTEER_KEY_ENV, secrets.token_hex(16))
     nlp = load_detector(model, train)
     gold_docs = read_gold_docs(data, nlp)
     if limit:
@@ -704,7 +709,12 @@ def run_deid_benchmark(
             "pipeline": nlp.pipe_names,
             "phi_rules": dict(rules.cfg),
             "phi_gazetteer": (
-                {**nlp.get_pipe("phi_gazetteer").cfg, "phrases": len(nlp.get_pipe("phi_gazetteer"))}
+                {
+                    **{k: v for k, v in nlp.get_pipe("phi_gazetteer").cfg.items() if k != "key_check"},
+                    "phrases": len(nlp.get_pipe("phi_gazetteer")),
+                    "key": gazetteer_key,
+                    "key_status": nlp.get_pipe("phi_gazetteer").key_status(),
+                }
                 if "phi_gazetteer" in nlp.pipe_names
                 else None
             ),
