@@ -441,9 +441,8 @@ class DeidRandomizer:
 
     def __call__(self, doc: Doc) -> Doc:
         """De-identify one Doc (the Doc itself is not changed, only ``doc._`` is set)."""
-        text = doc.text  # built from the tokens on every access: once
         result = randomize(
-            text,
+            doc.text,
             self._input_spans(doc),
             mode=self.cfg["mode"],
             seed=self.cfg["seed"],
@@ -452,7 +451,9 @@ class DeidRandomizer:
             options=self.options,
             policy=self.policy,
         )
-        changed = [rep for rep in result.replacements if text[rep.start : rep.end] != result.text[rep.out_start : rep.out_end]]
+        changed = [
+            rep for rep in result.replacements if doc.text[rep.start : rep.end] != result.text[rep.out_start : rep.out_end]
+        ]
         doc.user_data[DEID_USER_DATA_KEY] = {
             "text": result.text,
             "offset_map": result.offset_map.to_list(),

@@ -214,7 +214,8 @@ def test_codiesp_config_trains_and_loads(tmp_path: Path) -> None:
         },
     )
     loaded = spacy.load(tmp_path / "out" / "model-last")
-    assert loaded.pipe_names == ["clinical_es_discontinuous_ner"]
+    assert loaded.pipe_names == ["discontinuous_ner"]
+    assert loaded.get_pipe_meta("discontinuous_ner").factory == "clinical_es_discontinuous_ner"
     for text, entities in TRAIN:
         assert predicted_sets(loaded(text), "codiesp") == gold_sets(entities)
 

@@ -125,8 +125,8 @@ def test_loads_in_a_fresh_process_with_plain_spacy(trained: tuple[Language, Path
 def test_merge_and_windows_can_be_changed_at_load(trained: tuple[Language, Path]) -> None:
     _, path = trained
     overrides = {
-        "components.transformer_ner.model.merge": "central",
-        "components.transformer_ner.model.windows": {
+        "components.clinical_es_transformer_ner.model.merge": "central",
+        "components.clinical_es_transformer_ner.model.windows": {
             "@misc": "spacy_clinical_es.SentenceWindows.v1", "window": 24, "min_context": 4
         },
     }
