@@ -20,3 +20,4 @@ from . import discontinuous, generative, linking, linking_scale, nested, windows
 from . import scale, service  # noqa: F401  (issue 16)
 from . import deid  # noqa: F401  (issue 14)
 from . import deid_surrogates  # noqa: F401  (issues 15, 20)
+from . import e2e  # noqa: F401  (issue 21)

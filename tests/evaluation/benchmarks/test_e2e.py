@@ -1,0 +1,67 @@
+"""benchmark e2e: strict (document, start, end, code) scores and the per-stage loss, on a tiny fixture."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_clinical_es.cli import app
+from spacy_clinical_es.corpora.annotations import Annotation, Document
+from spacy_clinical_es.corpora.representation import document_to_doc
+from spacy_clinical_es.evaluation.benchmarks.e2e import e2e_scores, run_e2e
+from spacy_clinical_es.tokenizer import make_clinical_nlp
+
+from ...cli.test_annotate import build_concepts_model
+
+
+def test_scores_and_stages_by_hand() -> None:
+    gold = [("d1", 0, 5, "A"), ("d1", 10, 15, "B"), ("d2", 0, 4, "C"), ("d2", 8, 12, "D")]
+    predicted = [("d1", 0, 5, "A"), ("d1", 10, 15, "X"), ("d2", 20, 24, "E")]
+    scores = e2e_scores(gold, predicted, uncoded=[("d2", 0, 4)])
+    assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 2, 3)
+    assert scores["p"] == pytest.approx(1 / 3) and scores["r"] == pytest.approx(1 / 4)
+    assert scores["f"] == pytest.approx(2 * (1 / 3) * (1 / 4) / (1 / 3 + 1 / 4))
+    stages = scores["stages"]
+    # d1 10-15 coded wrong, d2 0-4 found without a code: lost by the linker; d2 8-12 never found
+    assert (stages["correct"], stages["wrong_code"], stages["not_found"]) == (1, 2, 1)
+    assert stages["not_found_share"] == pytest.approx(0.25)
+    assert e2e_scores([], [])["f"] == 0.0
+
+
+def _gold(path: Path) -> Path:
+    nlp = make_clinical_nlp()
+    documents = [
+        Document("g1", "Dolor por apendicitis aguda; se realiza apendicectomía.", [
+            Annotation("T1", "ENFERMEDAD", [(10, 27)], "apendicitis aguda", {"SNOMEDCT": "74400008"}),
+            Annotation("T2", "PROCEDIMIENTO", [(40, 54)], "apendicectomía", {"SNOMEDCT": "80146002"}),
+        ], corpus="gold"),
+        Document("g2", "Sin fiebre ni cefalea.", [
+            Annotation("T1", "ENFERMEDAD", [(4, 10)], "fiebre", {"SNOMEDCT": "386661006"}),
+            Annotation("T2", "ENFERMEDAD", [(14, 21)], "cefalea", {"SNOMEDCT": "25064002"}),
+        ], corpus="gold"),
+    ]
+    db = DocBin(store_user_data=True)
+    for document in documents:
+        db.add(document_to_doc(document, nlp, span_key="gold"))
+    db.to_disk(path)
+    return path
+
+
+def test_run_on_a_tiny_pipeline(tmp_path: Path) -> None:
+    model = build_concepts_model(tmp_path / "model")
+    data = _gold(tmp_path / "gold.spacy")
+    result = run_e2e(model, data, gold_span_key="gold", output=tmp_path / "e2e.json", markdown_path=tmp_path / "e2e.md")
+    s = result["e2e"]
+    # found and coded right: appendicitis aguda, appendectomy; "fiebre" found but not in the KB; "cefalea" never found;
+    # the nested "apendicitis" is a wrong extra (its code right, its span not a gold one)
+    assert (s["tp"], s["fp"], s["fn"]) == (2, 1, 2)
+    assert (s["stages"]["correct"], s["stages"]["wrong_code"], s["stages"]["not_found"]) == (2, 1, 1)
+    assert json.loads((tmp_path / "e2e.json").read_text(encoding="utf-8"))["e2e"]["tp"] == 2
+    assert "not_found" in (tmp_path / "e2e.md").read_text(encoding="utf-8")
+    out = CliRunner().invoke(app, ["benchmark", "e2e", str(model), str(data), "--gold-span-key", "gold",
+                                   "--output", str(tmp_path / "cli.json")])
+    assert out.exit_code == 0, out.output
+    assert "F1 0.5714" in out.output  # P 2/3, R 2/4
