@@ -94,19 +94,37 @@ def _meddocan_document(n_chars: int, data_dir: str | Path | None) -> tuple[str, 
 def randomizer_scaling(
     sizes: Sequence[int] = (100_000, 500_000, 1_000_000), *, data_dir: str | Path | None = None
 ) -> list[dict[str, Any]]:
-    """Seconds and peak traced memory of one ``randomize`` call per document size (MEDDOCAN train, gold spans)."""
+    """Seconds (and, in a second traced call, peak Python memory) of one ``randomize`` call per document size (MEDDOCAN train, gold spans),
+    and seconds of the ``deid_randomizer`` component on the same Doc (its call, then building ``doc._.deid_doc``)."""
     import tracemalloc
 
     from ...deid import randomize
+    from ...pipeline.deid_randomizer import DeidRandomizer
+    from ...tokenizer import make_clinical_nlp
 
-    randomize("Ana López", [(0, 9, "NOMBRE_SUJETO_ASISTENCIA")], seed=0)  # load the lists once
+    nlp = make_clinical_nlp()
+    nlp.max_length = max(sizes) * 2
+    component = DeidRandomizer(nlp, spans_key="gold", seed=0)
+    warm = nlp.make_doc("Ana López")
+    warm.spans["gold"] = [warm[0:2]]
+    component(warm)  # load the lists and the tokenizer once
     rows = []
     for size in sizes:
         text, spans = _meddocan_document(size, data_dir)
-        tracemalloc.start()
+        doc = nlp.make_doc(text)
+        group = [doc.char_span(s, e, label, alignment_mode="expand") for s, e, label in spans]
+        doc.spans["gold"] = [span for span in group if span is not None]
+        started = time.perf_counter()
+        component(doc)
+        component_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        n_tokens = len(doc._.deid_doc)
+        output_doc_seconds = time.perf_counter() - started
         started = time.perf_counter()
         result = randomize(text, spans, seed=0)
         seconds = time.perf_counter() - started
+        tracemalloc.start()  # a second call: tracing slows Python down several times
+        randomize(text, spans, seed=0)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         rows.append(
@@ -117,6 +135,9 @@ def randomizer_scaling(
                 "peak_traced_mb": round(peak / 2**20, 1),
                 "rounds": int(result.stats.get("rounds", 1)),
                 "unresolved_leaks": int(result.stats.get("unresolved_leaks", 0)),
+                "component_seconds": round(component_seconds, 3),
+                "output_doc_seconds": round(output_doc_seconds, 3),
+                "output_doc_tokens": n_tokens,
             }
         )
         logger.info("randomize: %d characters, %d spans in %.2f s", len(text), len(spans), seconds)
