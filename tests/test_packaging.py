@@ -251,3 +251,15 @@ def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
         doc = nlp.get_pipe(name)(doc)
     codes = doc.spans["concepts"][0]._.concept_codes
     assert codes["SNOMED CT"]["code"] == "74400008" and codes["CIE-10"]["code"] == "K35.8"
+
+
+def test_package_command_names_what_is_missing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from spacy_clinical_es.cli import app
+
+    result = CliRunner().invoke(
+        app, ["package", "es_clinical_deid", "--output", str(tmp_path), "--paths.deid_model", str(tmp_path / "none")]
+    )
+    assert result.exit_code == 1
+    assert "Trained component directories not found" in result.output and "--paths.deid_model" in result.output
