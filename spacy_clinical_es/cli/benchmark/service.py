@@ -24,6 +24,9 @@ def service_command(
     ] = 0.3,
     retries: Annotated[int, typer.Option("--retries", min=0, help="Client retries per request.")] = 5,
     max_seconds: Annotated[float, typer.Option("--max-seconds", min=1.0, help="Stop sending after this.")] = 1200.0,
+    keep_alive: Annotated[
+        bool, typer.Option("--keep-alive/--no-keep-alive", help="Reuse each client's connection.")
+    ] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="First N documents only.")] = None,
 ) -> None:
     """Start the service on 127.0.0.1, load it, kill a worker, check every answer against offline deid."""
@@ -38,6 +41,7 @@ def service_command(
             kill_at=kill_at,
             retries=retries,
             max_seconds=max_seconds,
+            keep_alive=keep_alive,
             limit=limit,
             command=invoked_command(),
         )

@@ -75,6 +75,15 @@ def worker_pids(server_pid: int) -> list[int]:
     return sorted(workers)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (0.0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     """The ``q`` quantile (0–1) of ``values`` by linear interpolation (0.0 when empty)."""
     if not values:
@@ -131,10 +140,16 @@ def run_service_benchmark(
     max_seconds: float = 1200.0,
     startup_seconds: float = 600.0,
     request_timeout: float = 120.0,
+    keep_alive: bool = False,
     limit: int | None = None,
     command: str = "",
 ) -> dict[str, Any]:
-    """Run the load + fault test against a fresh local service and write ``output``."""
+    """Run the load + fault test against a fresh local service and write ``output``.
+
+    Without ``keep_alive`` each request opens its own connection, as requests from many hosts behind a load
+    balancer would: uvicorn's workers share one listening socket, and a worker keeps the keep-alive
+    connections it accepted, so a few long-lived client connections may all land on one worker.
+    """
     import httpx
     import spacy
 
@@ -184,6 +199,7 @@ def run_service_benchmark(
                     done = tally.done
                 if done >= fault["kill_at_done"]:
                     before = worker_pids(server.pid)
+                    fault["worker_cpu_seconds_at_kill"] = [round(cpu_seconds(pid), 1) for pid in before]
                     if before:
                         victim = before[0]
                         os.kill(victim, signal.SIGKILL)
@@ -199,7 +215,8 @@ def run_service_benchmark(
                 time.sleep(0.05)
 
         def client() -> None:
-            with httpx.Client(base_url=base, headers=headers, timeout=request_timeout) as http:
+            limits = httpx.Limits(max_keepalive_connections=None if keep_alive else 0)
+            with httpx.Client(base_url=base, headers=headers, timeout=request_timeout, limits=limits) as http:
                 while time.monotonic() < deadline:
                     with tally.lock:
                         if tally.next_index >= requests:
@@ -251,6 +268,7 @@ def run_service_benchmark(
             "request_timeout_s": request_timeout,
             "host": HOST,
             "one_document_per_request": True,
+            "keep_alive": keep_alive,
         },
         "offline_reference_seconds": offline_seconds,
         "service_ready_seconds": ready_seconds,
