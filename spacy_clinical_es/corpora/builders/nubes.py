@@ -414,3 +414,25 @@ def statistics_table(stats: dict[str, Any]) -> str:
         counts = ", ".join(f"{k} {n}" for k, n in stats[what].items()) or "none"
         lines.append(f"- {what}: {counts}")
     return "\n".join(lines)
+
+
+def create_nubes_licence_callback() -> Any:
+    """``spacy_clinical_es.nubes_licence.v1``: a ``[training.before_to_disk]`` callback that marks a pipeline
+    trained on NUBes with its licence (``meta.json``: ``license`` CC BY-SA 3.0 ES, NUBes in ``sources``), so
+    the saved and packaged model says it is ShareAlike."""
+
+    def mark(nlp: Any) -> Any:
+        nlp.meta["license"] = LICENCE_NAME
+        sources = [s for s in nlp.meta.get("sources", []) if s.get("name") != "NUBes"]
+        sources.append(
+            {
+                "name": "NUBes",
+                "url": "https://github.com/Vicomtech/NUBes-negation-uncertainty-biomedical-corpus",
+                "license": f"{LICENCE_NAME} ({LICENCE_URL})",
+                "author": "Lima Lopez, Perez, Cuadros, Rigau (LREC 2020)",
+            }
+        )
+        nlp.meta["sources"] = sources
+        return nlp
+
+    return mark

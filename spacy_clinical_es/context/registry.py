@@ -1,0 +1,365 @@
+"""The two ``clinical_context`` implementations, their registry functions and the tagger architecture.
+
+The only module of :mod:`spacy_clinical_es.context` that imports spaCy/thinc. Both implementations satisfy
+:class:`ContextImplementation`: ``predict(docs)`` returns one :class:`~.scope.ContextResult` (token offsets)
+per Doc, and the component writes the span groups and the target flags from it.
+
+* ``spacy_clinical_es.ContextRules.v1`` (:class:`ContextRules`): the cue lexicon and scope rules of
+  :mod:`.lexicon` / :mod:`.scope`, learned from the training examples when the pipeline is initialized
+  (or loaded from disk); no weights, no update.
+* ``spacy_clinical_es.ContextTagger.v1`` (:class:`ContextTagger`): a thinc model (``tok2vec`` → three
+  softmax heads: cue BIO, negation scope, uncertainty scope; :mod:`.tagging`), trained with ``spacy train``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import srsly
+from spacy.attrs import IDX
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import SimpleFrozenList, ensure_path, from_bytes, from_disk, registry, to_bytes, to_disk
+from thinc.api import Model, Softmax_v2, chain, concatenate, set_dropout_rate, with_array
+from thinc.types import Floats2d
+
+from ..errors import ConfigError
+from .lexicon import CueLexicon, Sentence, TokenSpan, learn_lexicon, normalize
+from .schema import GENERIC_SCOPE_LABEL
+from .scope import ContextResult, ScopeRules, find_context, learn_scope_rules
+from .tagging import HEADS, N_COLUMNS, decode, encode
+
+_normalize = lru_cache(maxsize=200_000)(normalize)
+
+
+def doc_result(doc: Doc, cues_key: str, scopes_key: str) -> ContextResult:
+    """The cues and scopes of a Doc's span groups as token offsets."""
+    return ContextResult(
+        cues=[TokenSpan(s.start, s.end, s.label_, s.id_) for s in doc.spans.get(cues_key, [])],
+        scopes=[TokenSpan(s.start, s.end, s.label_, s.id_) for s in doc.spans.get(scopes_key, [])],
+    )
+
+
+def example_sentence(example: Example, cues_key: str, scopes_key: str, *, words: bool = True) -> Sentence:
+    """The reference cues/scopes of an Example on the *predicted* tokens (char offsets, expanded).
+
+    ``words=False`` leaves ``Sentence.words`` as empty strings (the tagger's loss only needs their number).
+    """
+    predicted, reference = example.predicted, example.reference
+    same = (
+        len(predicted) == len(reference)
+        and predicted.text == reference.text
+        and bool((predicted.to_array(IDX) == reference.to_array(IDX)).all())
+    )
+
+    def spans(key: str) -> list[TokenSpan]:
+        out = []
+        for s in reference.spans.get(key, []):
+            if same:
+                out.append(TokenSpan(s.start, s.end, s.label_, s.id_))
+                continue
+            span = predicted.char_span(s.start_char, s.end_char, alignment_mode="expand")
+            if span is not None and len(span):
+                out.append(TokenSpan(span.start, span.end, s.label_, s.id_))
+        return out
+
+    tokens = [t.text for t in predicted] if words else [""] * len(predicted)
+    return Sentence(tokens, spans(cues_key), spans(scopes_key))
+
+
+@runtime_checkable
+class ContextImplementation(Protocol):
+    """What ``clinical_context`` needs from an implementation."""
+
+    is_trainable: bool
+    model: Model
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, cues_key: str, scopes_key: str) -> None: ...
+
+    def predict(self, docs: Sequence[Doc]) -> list[ContextResult]: ...
+
+    def update(
+        self, examples: Sequence[Example], *, drop: float, sgd: Any, losses: dict[str, float], name: str,
+        cues_key: str, scopes_key: str,
+    ) -> dict[str, float]: ...  # fmt: skip
+
+    def to_bytes(self, *, exclude: Iterable[str] = ...) -> bytes: ...
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ...) -> Any: ...
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ...) -> None: ...
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ...) -> Any: ...
+
+
+def _identity_forward(model: Model, X: Any, is_train: bool) -> tuple[Any, Callable[[Any], Any]]:
+    return X, lambda dY: dY
+
+
+class ContextRules:
+    """Cue lexicon + ConText scope rules (no weights); the lexicon is the state saved with the pipeline."""
+
+    is_trainable = False
+
+    def __init__(
+        self,
+        *,
+        min_count: int = 2,
+        min_precision: float = 0.5,
+        window: int = 15,
+        min_ratio: float = 0.5,
+        stop_at_cues: bool = True,
+        scope_label: str = GENERIC_SCOPE_LABEL,
+    ) -> None:
+        if min_count < 1 or not 0.0 <= min_precision <= 1.0 or window < 1 or not 0.0 <= min_ratio <= 1.0:
+            raise ConfigError(
+                "ContextRules: min_count and window must be >= 1, min_precision and min_ratio within [0, 1]"
+            )
+        self.cfg: dict[str, Any] = {
+            "min_count": min_count,
+            "min_precision": min_precision,
+            "window": window,
+            "min_ratio": min_ratio,
+            "stop_at_cues": stop_at_cues,
+            "scope_label": scope_label,
+        }
+        self.lexicon = CueLexicon()
+        self.rules = ScopeRules(window=window, stop_at_cues=stop_at_cues)
+        # The component API wants a model; the rules have nothing to train.
+        self.model: Model = Model("context_rules", _identity_forward)
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, cues_key: str, scopes_key: str) -> None:
+        """Learn the lexicon and the terminators from the examples' reference cues and scopes."""
+        sentences = [example_sentence(eg, cues_key, scopes_key) for eg in get_examples()]
+        self.lexicon = learn_lexicon(
+            sentences, min_count=self.cfg["min_count"], min_precision=self.cfg["min_precision"]
+        )
+        self.rules = learn_scope_rules(
+            sentences, window=self.cfg["window"], min_ratio=self.cfg["min_ratio"], stop_at_cues=self.cfg["stop_at_cues"]
+        )
+
+    def add_cues(self, records: Iterable[dict[str, Any]]) -> None:
+        """Add cue forms ``{"words": [...], "label": "NegSyn", "direction": "forward"}`` (e.g. hand-written)."""
+        for entry in CueLexicon.from_records(records).entries:
+            self.lexicon.add(entry)
+
+    def predict(self, docs: Sequence[Doc]) -> list[ContextResult]:
+        label = self.cfg["scope_label"]
+        return [
+            find_context([_normalize(t.text) for t in doc], self.lexicon, self.rules, scope_label=label)
+            for doc in docs
+        ]
+
+    def update(self, examples: Sequence[Example], *, losses: dict[str, float], name: str, **_: Any) -> dict[str, float]:
+        """Nothing to learn by gradient: the lexicon comes from :meth:`initialize`."""
+        losses.setdefault(name, 0.0)
+        return losses
+
+    # -- serialization (span_ruler style: cfg + cues.jsonl) --------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return {**self.cfg, "rules": self.rules.to_cfg()}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.cfg.update({k: v for k, v in state.items() if k != "rules"})
+        self.rules = ScopeRules.from_cfg(state.get("rules", {}))
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return to_bytes(
+            {"cfg": lambda: srsly.json_dumps(self._state()), "cues": lambda: srsly.json_dumps(self.lexicon.to_records())},
+            exclude,
+        )
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> ContextRules:
+        from_bytes(
+            data,
+            {
+                "cfg": lambda b: self._load_state(srsly.json_loads(b)),
+                "cues": lambda b: setattr(self, "lexicon", CueLexicon.from_records(srsly.json_loads(b))),
+            },
+            exclude,
+        )
+        return self
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = ensure_path(path)
+        to_disk(
+            path,
+            {
+                "cfg": lambda p: srsly.write_json(p, self._state()),
+                "cues": lambda p: srsly.write_jsonl(p.with_suffix(".jsonl"), self.lexicon.to_records()),
+            },
+            exclude,
+        )
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> ContextRules:
+        path = ensure_path(path)
+
+        def load_cfg(p: Path) -> None:
+            if p.exists():
+                self._load_state(srsly.read_json(p))
+
+        def load_cues(p: Path) -> None:
+            p = p.with_suffix(".jsonl")
+            if p.exists():
+                self.lexicon = CueLexicon.from_records(srsly.read_jsonl(p))
+
+        from_disk(path, {"cfg": load_cfg, "cues": load_cues}, exclude)
+        return self
+
+
+class ContextTagger:
+    """Cue BIO + negation/uncertainty scope taggers on one tok2vec (:mod:`.tagging`)."""
+
+    is_trainable = True
+
+    def __init__(self, model: Model[list[Doc], list[Floats2d]]) -> None:
+        self.model = model
+        self.cfg: dict[str, Any] = {"heads": [[name, list(tags)] for name, tags in HEADS]}
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, cues_key: str, scopes_key: str) -> None:
+        """Initialize the model on a sample of the examples (the tag sets are fixed by the scheme)."""
+        sample = list(islice(get_examples(), 10))
+        if not sample:
+            raise ConfigError("clinical_context (ContextTagger): initialize needs training examples")
+        docs = [eg.predicted for eg in sample]
+        truths = [self._truth(example_sentence(eg, cues_key, scopes_key, words=False)) for eg in sample]
+        self.model.initialize(X=docs, Y=truths)
+
+    def _truth(self, sentence: Sentence) -> np.ndarray:
+        tags = encode(len(sentence.words), sentence.cues, sentence.scopes)
+        truth = np.zeros((len(sentence.words), N_COLUMNS), dtype="float32")
+        offset = 0
+        for name, tagset in HEADS:
+            index = {t: i for i, t in enumerate(tagset)}
+            for k, tag in enumerate(tags[name]):
+                truth[k, offset + index[tag]] = 1.0
+            offset += len(tagset)
+        return truth
+
+    def predict(self, docs: Sequence[Doc]) -> list[ContextResult]:
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return [ContextResult() for _ in docs]
+        scores = self.model.predict(docs)
+        results = []
+        for doc, doc_scores in zip(docs, scores):
+            array = self.model.ops.to_numpy(doc_scores)
+            tags: dict[str, list[str]] = {}
+            offset = 0
+            for name, tagset in HEADS:
+                best = array[:, offset : offset + len(tagset)].argmax(axis=1) if len(doc) else []
+                tags[name] = [tagset[i] for i in best]
+                offset += len(tagset)
+            results.append(decode(tags))
+        return results
+
+    def get_loss(self, sentences: Sequence[Sentence], scores: Sequence[Floats2d]) -> tuple[float, list[Floats2d]]:
+        """Softmax cross-entropy gradient per head (probabilities − one-hot truth); loss = squared error."""
+        grads = []
+        loss = 0.0
+        for sentence, doc_scores in zip(sentences, scores):
+            truth = self.model.ops.asarray2f(self._truth(sentence))
+            d = doc_scores - truth
+            grads.append(d)
+            loss += float((d**2).sum())
+        return loss, grads
+
+    def update(
+        self,
+        examples: Sequence[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Any = None,
+        losses: dict[str, float],
+        name: str,
+        cues_key: str,
+        scopes_key: str,
+    ) -> dict[str, float]:
+        losses.setdefault(name, 0.0)
+        examples = [eg for eg in examples if len(eg.predicted)]
+        if not examples:
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        sentences = [example_sentence(eg, cues_key, scopes_key, words=False) for eg in examples]
+        loss, grads = self.get_loss(sentences, scores)
+        backprop(grads)
+        if sgd is not None:
+            self.model.finish_update(sgd)
+        losses[name] += loss
+        return losses
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return to_bytes({"cfg": lambda: srsly.json_dumps(self.cfg), "model": lambda: self.model.to_bytes()}, exclude)
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> ContextTagger:
+        from_bytes(
+            data, {"cfg": lambda b: self.cfg.update(srsly.json_loads(b)), "model": lambda b: self.model.from_bytes(b)}, exclude
+        )
+        return self
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        to_disk(
+            ensure_path(path),
+            {"cfg": lambda p: srsly.write_json(p, self.cfg), "model": lambda p: self.model.to_disk(p)},
+            exclude,
+        )
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = SimpleFrozenList()) -> ContextTagger:
+        def load_model(p: Path) -> None:
+            try:
+                self.model.from_disk(p)
+            except AttributeError:
+                raise ConfigError(
+                    f"clinical_context: cannot load the tagger weights from {p}; the config's model must match "
+                    "the one the pipeline was trained with"
+                ) from None
+
+        from_disk(
+            ensure_path(path),
+            {"cfg": lambda p: self.cfg.update(srsly.read_json(p)) if p.exists() else None, "model": load_model},
+            exclude,
+        )
+        return self
+
+
+@registry.misc("spacy_clinical_es.ContextRules.v1")
+def create_context_rules(
+    min_count: int = 2,
+    min_precision: float = 0.5,
+    window: int = 15,
+    min_ratio: float = 0.5,
+    stop_at_cues: bool = True,
+    scope_label: str = GENERIC_SCOPE_LABEL,
+) -> ContextRules:
+    """Rules: cue lexicon (forms seen ``min_count`` times as cues with precision ``min_precision``) and
+    ConText scopes (``window`` tokens, terminators seen ending scopes with ratio ``min_ratio``)."""
+    return ContextRules(
+        min_count=min_count,
+        min_precision=min_precision,
+        window=window,
+        min_ratio=min_ratio,
+        stop_at_cues=stop_at_cues,
+        scope_label=scope_label,
+    )
+
+
+@registry.misc("spacy_clinical_es.ContextTagger.v1")
+def create_context_tagger(model: Model[list[Doc], list[Floats2d]]) -> ContextTagger:
+    """Trained: cue and scope taggers; ``model`` usually ``spacy_clinical_es.ContextTaggerModel.v1``."""
+    return ContextTagger(model)
+
+
+@registry.architectures("spacy_clinical_es.ContextTaggerModel.v1")
+def build_context_tagger_model(tok2vec: Model[list[Doc], list[Floats2d]]) -> Model[list[Doc], list[Floats2d]]:
+    """``tok2vec`` then three softmax heads side by side (cues BIO, negation scope, uncertainty scope)."""
+    heads = concatenate(*(Softmax_v2(nO=len(tags), normalize_outputs=True) for _, tags in HEADS))
+    model = chain(tok2vec, with_array(heads))
+    model.set_ref("tok2vec", tok2vec)
+    return model
+
