@@ -46,6 +46,7 @@ def deid_command(
         str,
         typer.Option("--long-sizes", help="Characters of the long documents timed, each in a fresh process ('' to skip)."),
     ] = ",".join(str(n) for n in DEFAULT_LONG_SIZES),
+    long_repeats: Annotated[int, typer.Option("--long-repeats", min=1, help="Runs per long document (best is kept).")] = 1,
 ) -> None:
     """Strict F1, replaced PHI token recall and clinical damage per setting; words/s; long-document time and memory."""
     with user_errors():
@@ -64,5 +65,6 @@ def deid_command(
             temperatures=_numbers(temperatures, float, "--temperatures"),
             clinical=not no_clinical,
             long_sizes=_numbers(long_sizes, int, "--long-sizes"),
+            long_repeats=long_repeats,
             command=invoked_command(),
         )

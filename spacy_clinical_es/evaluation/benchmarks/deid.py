@@ -545,7 +545,11 @@ def time_long_documents(
         row = queue.get()
         process.join()
         rows[str(size)] = row
-    result: dict[str, Any] = {"function": "spacy_clinical_es.runtime.batch.deidentify_batch", "sizes": rows}
+    result: dict[str, Any] = {
+        "function": "spacy_clinical_es.runtime.batch.deidentify_batch",
+        "repeats": repeats,
+        "sizes": rows,
+    }
     if len(sizes) >= 2:
         small, large = rows[str(min(sizes))], rows[str(max(sizes))]
         if "seconds" in small and "seconds" in large and small["seconds"] > 0:
@@ -566,9 +570,28 @@ def _limit_blas_threads() -> None:
     threadpool_limits(1)
 
 
+def _git_commit() -> str | None:
+    """The commit of the package's checkout (with ``+dirty`` when its files differ from it), if it is one."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "spacy_clinical_es"],
+            cwd=root, capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
     """Cores, load average, BLAS threads and versions (the timings depend on them)."""
     info: dict[str, Any] = {
+        "git_commit": _git_commit(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -615,6 +638,7 @@ def run_deid_benchmark(
     temperatures: Sequence[float] = (1.0, 2.0, 4.0),
     clinical: bool = True,
     long_sizes: Sequence[int] = DEFAULT_LONG_SIZES,
+    long_repeats: int = 1,
     command: str = "",
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); write ``output`` (and ``markdown_path``) and return the result."""
@@ -669,7 +693,7 @@ def run_deid_benchmark(
         speed[f"n_process_{n_process}"] = time_pipe(
             nlp, texts, n_process=n_process, batch_size=batch_size, repeats=repeats
         )
-    long_documents = time_long_documents(model, texts, long_sizes, repeats=repeats) if long_sizes else None
+    long_documents = time_long_documents(model, texts, long_sizes, repeats=long_repeats) if long_sizes else None
 
     main_result = accuracy[main_name]
     # What is replaced: phi_recall's group when there is one, else the entities.
