@@ -20,7 +20,7 @@ raises with their text.
 
 A gazetteer learnt from notes is itself PHI, so what is *kept* (saved with a
 pipeline) is a :class:`HashedPhrases` table: keyed hashes (HMAC-SHA256,
-truncated to 128 bits) of each phrase's normalized token sequence (Unicode
+truncated to 128 bits, written with 16 consonants) of each phrase's normalized token sequence (Unicode
 NFC, case kept, tokens joined by U+001F) and of its first token, with the
 phrase's label and length. The key stays outside the table: without it the
 table matches nothing and reveals no phrase; with it, a phrase can only be
@@ -38,6 +38,7 @@ from typing import Any
 from .errors import DeidError
 
 __all__ = [
+    "DIGEST_ALPHABET",
     "DIGEST_BYTES",
     "GazetteerBuilder",
     "HashedPhrases",
@@ -193,26 +194,36 @@ def _normalized(tokens: Iterable[str]) -> bytes:
     return _SEPARATOR.join(unicodedata.normalize("NFC", t) for t in tokens).encode("utf8")
 
 
+#: Digests are written with 16 consonants instead of hex digits, so that a saved table cannot match a numeric
+#: ID (or any word with a vowel) by chance when a pipeline is scanned for training PHI (``audit-model``).
+DIGEST_ALPHABET = "bcdfghjklmnpqrst"
+_ENCODE = bytes.maketrans(b"0123456789abcdef", DIGEST_ALPHABET.encode("ascii"))
+
+
+def _encode(digest: bytes) -> str:
+    return digest.hex().encode("ascii").translate(_ENCODE).decode("ascii")
+
+
 def phrase_digest(key: bytes | str, tokens: Sequence[str]) -> str:
-    """Keyed hash (hex) of a phrase: HMAC-SHA256 of its NFC token sequence, truncated to :data:`DIGEST_BYTES`."""
-    return hmac.digest(_key_bytes(key), _PHRASE_DOMAIN + _normalized(tokens), "sha256")[:DIGEST_BYTES].hex()
+    """Keyed hash of a phrase: HMAC-SHA256 of its NFC token sequence, truncated to :data:`DIGEST_BYTES`."""
+    return _encode(hmac.digest(_key_bytes(key), _PHRASE_DOMAIN + _normalized(tokens), "sha256")[:DIGEST_BYTES])
 
 
 def token_digest(key: bytes | str, token: str) -> str:
-    """Keyed hash (hex) of a phrase's first token (another domain than :func:`phrase_digest`)."""
-    return hmac.digest(_key_bytes(key), _FIRST_DOMAIN + _normalized((token,)), "sha256")[:DIGEST_BYTES].hex()
+    """Keyed hash of a phrase's first token (another domain than :func:`phrase_digest`)."""
+    return _encode(hmac.digest(_key_bytes(key), _FIRST_DOMAIN + _normalized((token,)), "sha256")[:DIGEST_BYTES])
 
 
 def key_check(key: bytes | str) -> str:
     """A short keyed value saved with a table, so that a wrong key is detected (it reveals nothing of the key)."""
-    return hmac.digest(_key_bytes(key), _CHECK_MESSAGE, "sha256")[:8].hex()
+    return _encode(hmac.digest(_key_bytes(key), _CHECK_MESSAGE, "sha256")[:8])
 
 
 class HashedPhrases:
     """A gazetteer kept as keyed hashes; :meth:`find` needs the key it was built with.
 
     Records (:meth:`records`, :meth:`add_records`) are ``{"label", "length",
-    "first", "digest"}``: a label, a token count and two hex digests (first
+    "first", "digest"}``: a label, a token count and two digests (first
     token, whole phrase), nothing of the phrase's text.
     """
 
@@ -261,7 +272,7 @@ class HashedPhrases:
         """Add what :meth:`records` wrote."""
         for i, record in enumerate(records):
             try:
-                digest, first = _hex(record["digest"], i), _hex(record["first"], i)
+                digest, first = _digest(record["digest"], i), _digest(record["first"], i)
                 label, length = str(record["label"]), int(record["length"])
             except (KeyError, TypeError, ValueError) as err:
                 raise DeidError(
@@ -294,10 +305,8 @@ class HashedPhrases:
         return found
 
 
-def _hex(value: Any, index: int) -> str:
+def _digest(value: Any, index: int) -> str:
     text = str(value)
-    try:
-        bytes.fromhex(text)
-    except ValueError as err:
-        raise DeidError(f"gazetteer: record {index} holds a digest that is not hexadecimal") from err
-    return text.lower()
+    if len(text) != 2 * DIGEST_BYTES or text.strip(DIGEST_ALPHABET):
+        raise DeidError(f"gazetteer: record {index} holds a digest that this version did not write")
+    return text

@@ -133,6 +133,8 @@ def test_hashed_phrases_keep_no_text_and_need_the_key() -> None:
         copy.add_records([{"label": "X", "tokens": ["Madrid"]}])
     with pytest.raises(DeidError):
         copy.add_records([{"label": "X", "length": 1, "first": "zz", "digest": "00"}])
+    # No digit and no vowel in a digest: a scan for numeric IDs or words cannot match one by chance.
+    assert all(not set(r["digest"] + r["first"]) & set("0123456789aeiou") for r in records)
 
 
 @given(
