@@ -8,7 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..deid.clinical_terms import build_clinical_terms, resource_path, write_clinical_terms
+from ..deid.clinical_terms import (
+    build_clinical_terms,
+    resource_path,
+    write_clinical_terms,
+)
 from ..errors import ClinicalEsError
 from . import app
 

@@ -20,7 +20,12 @@ import string
 
 from .context import SurrogateContext
 from .locales import recognizer_lists
-from .resources.names_es import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, NAME_PARTICLES, NAME_TITLES
+from .resources.names_es import (
+    FEMALE_FIRST_NAMES,
+    MALE_FIRST_NAMES,
+    NAME_PARTICLES,
+    NAME_TITLES,
+)
 from .textutil import apply_case, normalize
 
 _WORD_RE = re.compile(r"[^\W\d_]+")

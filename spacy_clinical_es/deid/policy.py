@@ -165,7 +165,7 @@ class ReplacementPolicy:
                 raise DeidError(f"policy file {path}: use a .yaml, .yml or .json file")
         except DeidError:
             raise
-        except Exception as err:  # parser errors carry the file's text: name the file only
+        except Exception:  # noqa: BLE001  (any parser's error carries the file's text: name the file only)
             raise DeidError(f"policy file {path} is not valid {path.suffix.lstrip('.').upper()}") from None
         if values is None:
             values = {}
@@ -219,9 +219,8 @@ def category_is_certain(text: str, category: str) -> bool:
         words = re.findall(r"[^\W\d_]+", stripped)
         names = [w for w in words if len(w) > 1 and normalize(w) not in _NAME_GLUE]
         return bool(names) and all(w[:1].isupper() and (is_first_name(w) or is_surname(w)) for w in names)
-    if category in (cat.HOSPITAL, cat.HEALTH_CENTRE):
-        return True  # resolved from the span's own words (hospital, centro de salud…)
-    return False
+    # hospitals and health centres are resolved from the span's own words (hospital, centro de salud…)
+    return category in (cat.HOSPITAL, cat.HEALTH_CENTRE)
 
 
 _NAME_GLUE = frozenset({"de", "del", "la", "las", "los", "y", "dr", "dra", "sr", "sra", "don", "dona"})

@@ -62,8 +62,21 @@ from .dates import shift_dates
 from .errors import DeidError
 from .offsets import OffsetMap, Segment
 from .options import MODES, DeidOptions
-from .people import generalize_age, is_kinship_only, relative_name_words, surrogate_relative
-from .policy import ENTITY, REPLACE, REPLACE_IF_CERTAIN, SOURCES, Protector, ReplacementPolicy, category_is_certain
+from .people import (
+    generalize_age,
+    is_kinship_only,
+    relative_name_words,
+    surrogate_relative,
+)
+from .policy import (
+    ENTITY,
+    REPLACE,
+    REPLACE_IF_CERTAIN,
+    SOURCES,
+    Protector,
+    ReplacementPolicy,
+    category_is_certain,
+)
 from .seeding import Seeder, master_secret, text_digest
 from .surrogates import make_surrogate
 

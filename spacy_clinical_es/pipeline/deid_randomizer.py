@@ -56,7 +56,14 @@ from spacy.tokens import Doc
 from spacy.util import SimpleFrozenList, ensure_path, from_disk, registry, to_disk
 from thinc.api import Config
 
-from ..deid import MODES, DeidError, DeidOptions, OffsetMap, ReplacementPolicy, randomize
+from ..deid import (
+    MODES,
+    DeidError,
+    DeidOptions,
+    OffsetMap,
+    ReplacementPolicy,
+    randomize,
+)
 from ..deid.policy import ENTITY, GAZETTEER, RECALL, RULE
 from .phi_recall import RECALL_KB_ID
 
@@ -441,8 +448,9 @@ class DeidRandomizer:
 
     def __call__(self, doc: Doc) -> Doc:
         """De-identify one Doc (the Doc itself is not changed, only ``doc._`` is set)."""
+        text = doc.text  # built from the tokens on every access: once
         result = randomize(
-            doc.text,
+            text,
             self._input_spans(doc),
             mode=self.cfg["mode"],
             seed=self.cfg["seed"],
@@ -451,9 +459,7 @@ class DeidRandomizer:
             options=self.options,
             policy=self.policy,
         )
-        changed = [
-            rep for rep in result.replacements if doc.text[rep.start : rep.end] != result.text[rep.out_start : rep.out_end]
-        ]
+        changed = [rep for rep in result.replacements if text[rep.start : rep.end] != result.text[rep.out_start : rep.out_end]]
         doc.user_data[DEID_USER_DATA_KEY] = {
             "text": result.text,
             "offset_map": result.offset_map.to_list(),

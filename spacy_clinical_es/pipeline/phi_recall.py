@@ -94,7 +94,7 @@ def make_phi_recall(
     spans_key: str,
     include_ents: bool,
     set_ents: bool,
-    scorer: Optional[Callable[..., dict[str, Any]]],  # noqa: UP045 (read by spaCy's registry at runtime)
+    scorer: Optional[Callable[..., dict[str, Any]]],
 ) -> PhiRecall:
     """Create a :class:`PhiRecall` (see the module docstring for the options)."""
     return PhiRecall(

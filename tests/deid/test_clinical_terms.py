@@ -1,7 +1,12 @@
 """The shipped clinical term list is what the builder makes from the public corpora."""
 from __future__ import annotations
 
-from spacy_clinical_es.deid.clinical_terms import HEAD_PREFIX, build_clinical_terms, resource_path, write_clinical_terms
+from spacy_clinical_es.deid.clinical_terms import (
+    HEAD_PREFIX,
+    build_clinical_terms,
+    resource_path,
+    write_clinical_terms,
+)
 
 
 def test_the_shipped_list_is_rebuilt_exactly(data_dir, tmp_path):

@@ -6,10 +6,21 @@ import re
 
 import pytest
 
-from spacy_clinical_es.deid import MASK_TAGS, DeidError, DeidOptions, ReplacementPolicy, normalize, randomize
-from spacy_clinical_es.deid.policy import category_is_certain, field_label_intervals, load_clinical_terms
+from spacy_clinical_es.deid import (
+    MASK_TAGS,
+    DeidError,
+    DeidOptions,
+    ReplacementPolicy,
+    normalize,
+    randomize,
+)
+from spacy_clinical_es.deid.policy import (
+    category_is_certain,
+    field_label_intervals,
+    load_clinical_terms,
+)
 
-TYPED_TAG_RE = re.compile(r"\[(?:%s)\]" % "|".join(map(re.escape, MASK_TAGS.values())))
+TYPED_TAG_RE = re.compile(r"\[(?:{})\]".format("|".join(map(re.escape, MASK_TAGS.values()))))
 
 
 def _span(text: str, surface: str, label: str, source: str = "entity", nth: int = 0) -> tuple[int, int, str, str]:

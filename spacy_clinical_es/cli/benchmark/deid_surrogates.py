@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from ...deid import LOCALES
-from ...evaluation.benchmarks.deid_surrogates import randomizer_scaling, surrogate_diversity
+from ...evaluation.benchmarks.deid_surrogates import (
+    randomizer_scaling,
+    surrogate_diversity,
+)
 from . import benchmark_app
 from ._common import invoked_command, user_errors
 
