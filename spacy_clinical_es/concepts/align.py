@@ -24,10 +24,10 @@ Fragments are ``(start, end)`` character offsets into ``text`` in text order.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from .. import textfold
 from ..errors import ConfigError
 
 Fragment = tuple[int, int]
@@ -60,10 +60,8 @@ class ConceptMatch(NamedTuple):
         return self.fragments[-1][1]
 
 
-def fold(value: str) -> str:
-    """Case-folded, accent-free form used to compare tokens ("Fóvea" → "fovea")."""
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+#: Case-folded, accent-free form used to compare tokens ("Fóvea" → "fovea"): the package's one folding helper.
+fold = textfold.fold
 
 
 def word_tokens(text: str) -> list[Fragment]:

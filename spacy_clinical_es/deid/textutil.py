@@ -1,7 +1,8 @@
 """Text helpers shared by the surrogate generators: normalization, case, shape.
 
 ``normalize`` is the comparison every guarantee of the package uses: case-
-and accent-insensitive, whitespace runs collapsed. ``apply_case`` carries the
+and accent-insensitive (:func:`spacy_clinical_es.textfold.fold`, the package's
+one folding helper), whitespace runs collapsed. ``apply_case`` carries the
 letter case of an original (``GARCÍA``, ``garcía``) onto a surrogate, and
 ``shape_surrogate`` is the last-resort generator: digit → digit, letter →
 letter of the same case, everything else kept.
@@ -11,42 +12,27 @@ from __future__ import annotations
 import random
 import unicodedata
 
+from ..textfold import fold, strip_marks
+
 _VOWELS = "aeiou"
 _CONSONANTS = "bcdfghjklmnprstvz"
 
 
-class _CombiningMarks(dict):  # type: ignore[type-arg]
-    """``str.translate`` table deleting combining marks, filled on first sight of each character."""
-
-    def __missing__(self, code: int) -> int | None:
-        value = None if unicodedata.combining(chr(code)) else code
-        self[code] = value
-        return value
-
-
-_COMBINING_MARKS = _CombiningMarks()
-
-
 def normalize(text: str) -> str:
     """Case- and accent-insensitive form of ``text`` with whitespace runs collapsed."""
-    if text.isascii():  # NFKD leaves ASCII alone and it has no combining marks
-        return " ".join(text.casefold().split())
-    stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING_MARKS)
-    return " ".join(stripped.casefold().split())
+    return " ".join(fold(text).split())
 
 
 def strip_accents(text: str) -> str:
     """``text`` without combining marks (``ñ`` becomes ``n``)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    return unicodedata.normalize("NFC", strip_marks(text))
 
 
 def fold_accents(text: str) -> str:
     """``text`` with accents removed character by character (same length, same offsets)."""
     out = []
     for char in text:
-        base = unicodedata.normalize("NFKD", char)
-        base = "".join(c for c in base if not unicodedata.combining(c))
+        base = strip_marks(char)
         out.append(base if len(base) == 1 else char)
     return "".join(out)
 

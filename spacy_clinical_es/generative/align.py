@@ -31,12 +31,12 @@ parsed :class:`~.formats.Item` to source offsets:
 """
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
+from ..textfold import fold_with_index
 from .types import Fragments, Item, ParseResult
 
 # Hallucinations (dropped items).
@@ -79,18 +79,8 @@ class Normalized(NamedTuple):
 
 def normalize(text: str) -> Normalized:
     """Remove whitespace, fold case, strip accents; keep a map to source indices."""
-    chars: list[str] = []
-    index: list[int] = []
-    for i, ch in enumerate(text):
-        if ch.isspace() or ch == "\ufeff":
-            continue
-        for part in unicodedata.normalize("NFKD", ch):
-            if unicodedata.combining(part):
-                continue
-            for folded in part.casefold():
-                chars.append(folded)
-                index.append(i)
-    return Normalized("".join(chars), index)
+    folded, index = fold_with_index(text, skip="\ufeff")
+    return Normalized(folded, index)
 
 
 def _norm_key(value: str) -> str:

@@ -15,15 +15,14 @@ stop words and abbreviations do not matter).
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from ..textfold import fold
 
 _WS = re.compile(r"\s+")
 
 
 def _once(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _WS.sub(" ", stripped).strip()
+    return _WS.sub(" ", fold(text)).strip()
 
 
 def normalize_term(text: str) -> str:
