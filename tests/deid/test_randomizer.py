@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from spacy_clinical_es.deid import (
     LABEL_CATEGORIES,
+    LOCALES,
     DeidError,
     DeidOptions,
     normalize,
@@ -195,9 +196,10 @@ def test_no_phi_in_logs(caplog):
             assert surface not in logged
 
 
-def test_offset_map_round_trip():
+@pytest.mark.parametrize("locale", LOCALES)
+def test_offset_map_round_trip(locale):
     spans = _spans()
-    result = randomize(TEXT, spans, seed=4)
+    result = randomize(TEXT, spans, seed=4, options=DeidOptions(locale=locale))
     omap = result.offset_map
     assert omap.input_length == len(TEXT) and omap.output_length == len(result.text)
     phi = set()
@@ -254,10 +256,10 @@ def _text_and_spans(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_text_and_spans(), st.sampled_from(["surrogate", "mask", "redact"]), st.integers(0, 3))
-def test_random_text_never_crashes_and_never_echoes(data, mode, seed):
+@given(_text_and_spans(), st.sampled_from(["surrogate", "mask", "redact"]), st.integers(0, 3), st.sampled_from(LOCALES))
+def test_random_text_never_crashes_and_never_echoes(data, mode, seed, locale):
     text, spans = data
-    result = randomize(text, spans, mode=mode, seed=seed)
+    result = randomize(text, spans, mode=mode, seed=seed, options=DeidOptions(locale=locale))
     omap = result.offset_map
     assert omap.input_length == len(text) and omap.output_length == len(result.text)
     rebuilt = []
