@@ -137,8 +137,9 @@ class DeidResult:
 def split_pieces(text: str, max_chars: int) -> list[tuple[int, int]]:
     """Cut ``text`` into ``(start, end)`` pieces of at most ``max_chars`` that cover it exactly.
 
-    Cuts after a blank line if one lies in the second half of the window, else after a line break, else
-    after a space, else at ``max_chars`` (one pass over the text: linear time).
+    Cuts after the last blank line in the second half of the window, else after the last line break, else
+    after the last space, else at ``max_chars`` (never inside CRLF); each window is searched once, so the
+    time is linear in the text length.
     """
     if max_chars <= 0 or len(text) <= max_chars:
         return [(0, len(text))]
@@ -149,15 +150,15 @@ def split_pieces(text: str, max_chars: int) -> list[tuple[int, int]]:
         end = start + max_chars
         low = start + max_chars // 2
         cut = -1
-        for sep in ("\n\n", "\n", " "):
-            found = text.rfind(sep, low, end)
+        for sep, lowest in (("\n\n", low), ("\n", start + 1), (" ", start + 1)):
+            found = text.rfind(sep, lowest, end)
             if found >= 0:
                 cut = found + len(sep)
                 break
         if cut <= start:
             cut = end
-            if text[cut - 1] == "\r" and text[cut : cut + 1] == "\n":
-                cut -= 1  # keep CRLF together
+            if cut - 1 > start and text[cut - 1] == "\r" and text[cut : cut + 1] == "\n":
+                cut -= 1  # keep CRLF together (unless the piece would be empty)
         pieces.append((start, cut))
         start = cut
     pieces.append((start, n))
@@ -177,10 +178,10 @@ def prepare_pipeline(
 ) -> tuple[Language, DeidRandomizer]:
     """Load ``model``, add a ``deid_randomizer`` if it has none and configure it for a run.
 
-    The key is a runtime setting only: ``key_env`` of a saved pipeline is
-    reset to ``None`` (a crafted config could point it at a predictable
-    variable such as ``HOME``), and ``key`` is set with ``set_key``. Shells
-    that read the key from the environment set ``cfg["key_env"]`` afterwards.
+    ``key`` is set with ``set_key`` (kept in memory only); with ``None`` the
+    component reads its runtime key variable (``SPACY_CLINICAL_ES_DEID_KEY``
+    unless a shell chose another with ``configure(key_env=...)``; a saved
+    pipeline cannot choose it).
     """
     import spacy
 
@@ -190,16 +191,11 @@ def prepare_pipeline(
     randomizers = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, DeidRandomizer)]
     if randomizers:
         randomizer = randomizers[-1]
-        if mode is not None:
-            randomizer.cfg["mode"] = mode
-        if seed is not None:
-            randomizer.cfg["seed"] = seed
-        randomizer._validate()
+        randomizer.configure(mode=mode, seed=seed)
     else:
         # With a phi_recall component, replace its group (entities + recall spans), not only doc.ents.
         config: dict[str, Any] = {"mode": mode or "surrogate", "seed": seed, "spans_key": replacement_spans_key(nlp)}
         randomizer = nlp.add_pipe("deid_randomizer", name=RANDOMIZER_NAME, config=config)
-    randomizer.cfg["key_env"] = None
     randomizer.set_key(key or None)
     return nlp, randomizer
 
@@ -372,14 +368,22 @@ def deidentify_batch(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(model: bytes | str, mode: str | None, seed: int | None, key: str | None, code: Sequence[str]) -> None:
+def _init_worker(
+    model: bytes | str,
+    mode: str | None,
+    seed: int | None,
+    key: str | None,
+    code: Sequence[str],
+    randomizer: tuple[tuple[str, Any], ...] = (),
+) -> None:
     """Load the pipeline once per worker process (the key arrives pickled through the pool's pipe)."""
     from spacy.util import import_file
 
     for n, path in enumerate(code):
         import_file(f"spacy_clinical_es_user_code_{n}", path)
     loaded = pickle.loads(model) if isinstance(model, bytes) else model
-    _WORKER["nlp"], _ = prepare_pipeline(loaded, mode=mode, seed=seed, key=key)
+    _WORKER["nlp"], component = prepare_pipeline(loaded, mode=mode, seed=seed, key=key)
+    component.configure(**dict(randomizer))
 
 
 def _work(records: list[DeidRecord], kwargs: dict[str, Any]) -> list[DeidResult]:
@@ -412,6 +416,8 @@ class RunOptions:
     progress: bool = True
     fsync: bool = True
     code: tuple[Path, ...] = ()
+    #: keywords of ``DeidRandomizer.configure`` (policy, use_recall, recall_threshold, keep_relatives), as pairs
+    randomizer: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -563,6 +569,7 @@ class _Runner:
         for n, path in enumerate(options.code):
             import_file(f"spacy_clinical_es_user_code_{n}", str(path))
         self.nlp, self.randomizer = prepare_pipeline(model, mode=options.mode, seed=options.seed, key=options.key)
+        self.randomizer.configure(**dict(options.randomizer))  # recorded in the settings (manifest, audit)
         if not options.key and self.randomizer.cfg.get("seed") is None:
             logger.warning("No key and no seed: surrogates are not consistent across documents (set a key).")
         self.settings_hash = self._settings_hash()
@@ -615,7 +622,7 @@ class _Runner:
         key_id = None
         if self.options.key:
             key_id = hmac.new(self.options.key.encode("utf-8", "surrogatepass"), b"fingerprint", "sha256").hexdigest()[:16]
-        cfg = {k: v for k, v in self.randomizer.cfg.items() if k != "key_env"}
+        cfg = {k: v for k, v in self.randomizer.settings().items() if k != "key_env"}
         o = self.options
         settings = {
             "version": __version__,
@@ -657,7 +664,10 @@ class _Runner:
         audit_mode = 0o600 if self.options.keep_originals else self.fmode
         self.manifest = open_private_append(manifest, mode=self.fmode, truncate=not resume)
         if not resume:
-            self.manifest.write(_json_line({"manifest": MANIFEST_VERSION, "settings_sha256": self.settings_hash}))
+            randomizer = {k: v for k, v in self.randomizer.settings().items() if k != "key_env"}  # no key, no text
+            self.manifest.write(
+                _json_line({"manifest": MANIFEST_VERSION, "settings_sha256": self.settings_hash, "randomizer": randomizer})
+            )
             self.manifest.flush()
         self.audit = None
         if self.options.audit:
@@ -1064,7 +1074,7 @@ class _Pool:
         o = runner.options
         model = runner.model
         self.model: bytes | str = pickle.dumps(model) if isinstance(model, Language) else str(model)
-        self.initargs = (self.model, o.mode, o.seed, o.key, tuple(str(p) for p in o.code))
+        self.initargs = (self.model, o.mode, o.seed, o.key, tuple(str(p) for p in o.code), o.randomizer)
         self.restarts = 0
         self.executor = self._start()
 
