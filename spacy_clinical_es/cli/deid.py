@@ -37,6 +37,7 @@ from typing import Annotated, Any, Optional
 import typer
 from spacy.tokens import Doc
 
+from ..deid import ReplacementPolicy
 from ..errors import ClinicalEsError
 from ..pipeline.deid_randomizer import DEFAULT_KEY_ENV, DeidRandomizer
 from ..runtime.batch import (
@@ -139,6 +140,22 @@ def print_summary(summary: RunSummary, out: Path) -> None:
         typer.echo(f"duplicate ids (kept): {summary.duplicate_ids}")
 
 
+def randomizer_settings(
+    policy: Path | None, *, no_recall: bool, recall_threshold: float | None, keep_relatives: bool | None
+) -> tuple[tuple[str, Any], ...]:
+    """``DeidRandomizer.configure`` keywords of the policy flags (the policy file is checked here, named on error)."""
+    settings: dict[str, Any] = {}
+    if policy is not None:
+        settings["policy"] = ReplacementPolicy.from_file(policy).to_dict()
+    if no_recall:
+        settings["use_recall"] = False
+    if recall_threshold is not None:
+        settings["recall_threshold"] = recall_threshold
+    if keep_relatives is not None:
+        settings["keep_relatives"] = keep_relatives
+    return tuple(sorted(settings.items()))
+
+
 @app.command("deid")
 def deid_command(
     inputs: Annotated[list[Path], typer.Argument(help=".txt files, folders (recursive *.txt), .jsonl or .csv files.")],
@@ -192,6 +209,24 @@ def deid_command(
     code: Annotated[
         Optional[list[Path]], typer.Option("--code", help="Python file with custom components, imported in every process.")
     ] = None,
+    policy: Annotated[
+        Optional[Path],
+        typer.Option("--policy", help="Replacement policy (YAML/JSON): surrogate, mask, redact or keep per label and source."),
+    ] = None,
+    no_recall: Annotated[
+        bool, typer.Option("--no-recall", help="Keep the phi_recall spans (replace the detector's entities only).")
+    ] = False,
+    recall_threshold: Annotated[
+        Optional[float],
+        typer.Option("--recall-threshold", min=0.0, max=1.0, help="phi_recall threshold (default: the pipeline's)."),
+    ] = None,
+    keep_relatives: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--keep-relatives/--replace-relatives",
+            help="Keep kinship words ('su hija'; the default) or rewrite them; names of relatives are always replaced.",
+        ),
+    ] = None,
 ) -> None:
     """De-identify INPUTS with MODEL and write the results (and an audit) to OUT.
 
@@ -221,6 +256,7 @@ def deid_command(
             umask=_umask(umask),
             strict=strict,
             code=tuple(code or ()),
+            randomizer=randomizer_settings(policy, no_recall=no_recall, recall_threshold=recall_threshold, keep_relatives=keep_relatives),
         )
         summary = run_deid(inputs, model, out, options)
     except ClinicalEsError as err:

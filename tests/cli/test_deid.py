@@ -145,3 +145,24 @@ def test_randomizer_reads_the_phi_recall_group() -> None:
     # Whatever the untrained classifier flags, the postal code found by the rules is in the group and replaced.
     assert "28016" in [s.text for s in out.spans["to_replace"]]
     assert "28016" not in out._.deid_text
+
+
+def test_policy_flags_reach_the_randomizer_and_the_manifest(model, inputs) -> None:
+    """--policy, --no-recall, --keep-relatives/--replace-relatives (issue 15): applied, and recorded in the manifest."""
+    policy = inputs / "policy.yml"
+    policy.write_text("labels:\n  NUMERO_TELEFONO: mask\n", encoding="utf-8")
+    out = inputs / "out_policy"
+    args = [str(inputs / "in" / "a.txt"), "--model", str(model), "--out", str(out), "--seed", "3"]
+    result = invoke([*args, "--policy", str(policy), "--no-recall", "--replace-relatives", "--n-process", "2"])
+    assert result.exit_code == 0, result.output
+    assert "[TELEFONO]" in (out / "a.txt").read_text(encoding="utf-8")  # the policy reached the worker
+    header = json.loads((out / "manifest.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    settings = header["randomizer"]
+    assert settings["policy"]["labels"] == {"NUMERO_TELEFONO": "mask"} and settings["policy"]["recall"] == "keep"
+    assert settings["options"]["keep_relatives"] is False and "key_env" not in settings
+    bad = inputs / "bad.yml"
+    bad.write_text("recal: mask\n", encoding="utf-8")
+    result = invoke([*args, "--policy", str(bad)])
+    assert result.exit_code == 1 and "recal" in result.output
+    result = invoke([*args, "--recall-threshold", "0.3"])  # the pipeline has no phi_recall
+    assert result.exit_code == 1 and "phi_recall" in result.output
