@@ -66,14 +66,23 @@ logger = logging.getLogger(__name__)
 TASK_NAME = "spacy_clinical_es.GenerativeNER.v1"
 
 
+@llm_registry.llm_tasks(TASK_NAME)
 class GenerativeNERTask:
-    """Prompts per chunk, parses and aligns the responses (see the module docstring)."""
+    """Prompts per chunk, parses and aligns the responses (see the module docstring).
+
+    Registered as is (its defaults are the task's config defaults, written once):
+    Spanish prompt, zero-shot (``n_examples = 0``) or k-shot; Tag output by default.
+    ``labels``: a list or a comma-separated string (empty: the gold labels
+    at ``initialize``). ``component``: the name the counts are stored under
+    in ``doc.user_data`` (set it to the component's name when it is not
+    ``llm``).
+    """
 
     def __init__(
         self,
         *,
-        labels: List[str],
-        output_format: OutputFormat,
+        labels: Union[List[str], str] = "",
+        output_format: Optional[OutputFormat] = None,
         template: str = SPANISH_LLM_TEMPLATE,
         label_definitions: Optional[Dict[str, str]] = None,
         format_instructions: Optional[str] = None,
@@ -85,8 +94,12 @@ class GenerativeNERTask:
         spans_key: Optional[str] = None,
         component: str = "llm",
     ) -> None:
+        if isinstance(labels, str):
+            labels = [label.strip() for label in labels.split(",") if label.strip()]
+        if max_chunk_tokens < 1:
+            raise ConfigError(f"max_chunk_tokens must be at least 1, got {max_chunk_tokens}")
         self._labels = list(labels)
-        self.output_format = output_format
+        self.output_format = output_format if output_format is not None else TagFormat()
         self.template = template
         self.label_definitions = dict(label_definitions or {})
         self.format_instructions = format_instructions
@@ -98,8 +111,7 @@ class GenerativeNERTask:
         self.spans_key = spans_key
         self.component = component
         self.examples: list[PromptExample] = []
-        self._prompt = self._make_prompt()
-        self._selector = ExampleSelector([], 0, example_selection, seed)
+        self._refresh()
 
     def _make_prompt(self) -> LLMPrompt:
         return LLMPrompt(
@@ -282,45 +294,5 @@ class GenerativeNERTask:
         return flat_scores(score_docs(list(examples), span_key=self.spans_key))
 
 
-@llm_registry.llm_tasks(TASK_NAME)
-def make_generative_ner_task(
-    labels: Union[List[str], str] = [],  # noqa: B006
-    output_format: Optional[OutputFormat] = None,
-    template: str = SPANISH_LLM_TEMPLATE,
-    label_definitions: Optional[Dict[str, str]] = None,
-    format_instructions: Optional[str] = None,
-    n_examples: int = 0,
-    example_selection: str = "fixed",
-    seed: int = 0,
-    max_chunk_tokens: int = 100,
-    pack_sentences: bool = True,
-    spans_key: Optional[str] = None,
-    component: str = "llm",
-) -> GenerativeNERTask:
-    """Generative NER for spacy-llm: Spanish prompt, zero-shot (``n_examples = 0``) or k-shot; Tag output by default.
-
-    ``labels``: a list or a comma-separated string (empty: the gold labels
-    at ``initialize``). ``component``: the name the counts are stored under
-    in ``doc.user_data`` (set it to the component's name when it is not
-    ``llm``).
-    """
-    if isinstance(labels, str):
-        labels = [label.strip() for label in labels.split(",") if label.strip()]
-    if max_chunk_tokens < 1:
-        raise ConfigError(f"max_chunk_tokens must be at least 1, got {max_chunk_tokens}")
-    task = GenerativeNERTask(
-        labels=list(labels),
-        output_format=output_format if output_format is not None else TagFormat(),
-        template=template,
-        label_definitions=label_definitions,
-        format_instructions=format_instructions,
-        n_examples=n_examples,
-        example_selection=example_selection,
-        seed=seed,
-        max_chunk_tokens=max_chunk_tokens,
-        pack_sentences=pack_sentences,
-        spans_key=spans_key,
-        component=component,
-    )
-    task._refresh()
-    return task
+#: The entry point name of the registered task class (setup.cfg ``thinc_llm_tasks``).
+make_generative_ner_task = GenerativeNERTask
