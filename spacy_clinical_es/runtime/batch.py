@@ -1134,6 +1134,8 @@ def run_deid(inputs: Sequence[Path], model: Path | Language, out_dir: Path, opti
     for the options. Raises :class:`RunnerError`/:class:`DeidError` for a
     problem with the run itself (missing input, unsafe output folder, bad
     key or settings); documents that fail are recorded and counted instead.
+    A :class:`~spacy.language.Language` given as ``model`` is configured in
+    place (a ``deid_randomizer`` added if missing, mode, seed, key).
     """
     runner = _Runner(inputs, model, out_dir, options or RunOptions())
     return runner.run()

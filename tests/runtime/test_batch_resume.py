@@ -30,7 +30,7 @@ def test_sigkill_halfway_then_resume_is_byte_identical(tmp_path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(200):
-        (folder / f"note_{i:03d}.txt").write_text(note(i, lines=40), encoding="utf-8")
+        (folder / f"note_{i:03d}.txt").write_text(note(i, lines=10), encoding="utf-8")
     run_env = env(SPACY_CLINICAL_ES_DEID_KEY=KEY)
     reference = tmp_path / "reference"
     done = subprocess.run(cli(str(folder), "-m", str(model), "-o", str(reference)), env=run_env, capture_output=True, timeout=600)
@@ -89,7 +89,8 @@ def test_interrupted_jsonl_resumes_to_the_same_bytes(tmp_path, monkeypatch) -> N
     again = run_deid([source], model, out, RunOptions(key=KEY, progress=False, resume=True))
     assert (again.skipped, again.done) == (30, 0) and snapshot(out) == snapshot(tmp_path / "reference")
     with pytest.raises(RunnerError, match="other settings"):
-        run_deid([source], model, out, RunOptions(key=KEY, progress=False, resume=True, mode="mask"))
+        # (a fresh pipeline: run_deid configures the Language it is given in place)
+        run_deid([source], make_nlp(("test_runner_interrupt",)), out, RunOptions(key=KEY, progress=False, resume=True, mode="mask"))
     lines[29] = json.dumps({"id": "r29", "text": note(99)})
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     changed = run_deid([source], model, out, RunOptions(key=KEY, progress=False, resume=True))
