@@ -25,7 +25,6 @@ their command line. It is never written anywhere.
 """
 
 # typer evaluates these annotations at runtime, so they keep ``Optional``:
-# ruff: noqa: UP045
 from __future__ import annotations
 
 import logging

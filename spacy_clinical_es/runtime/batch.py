@@ -34,17 +34,16 @@ import hmac
 import io
 import json
 import logging
+import multiprocessing
 import os
 import pickle
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
-
-import multiprocessing
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -795,8 +794,7 @@ class _Runner:
             if b"\x00" in raw:
                 raise DocumentFailure("binary", f"NUL byte at byte {raw.index(0)}")
             text, encoding = decode_bytes(raw, self.options.encoding)
-            if text.startswith("\ufeff"):
-                text = text[1:]
+            text = text.removeprefix("\ufeff")
             reader = csv.DictReader(io.StringIO(text, newline=""))
             if reader.fieldnames is None or "text" not in reader.fieldnames:
                 raise DocumentFailure("bad_record", "the CSV file has no 'text' column")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import faulthandler
+import itertools
 import json
 import re
 
@@ -39,7 +40,7 @@ def test_split_pieces_cover_the_text(text, size) -> None:
     pieces = split_pieces(text, size)
     assert "".join(text[s:e] for s, e in pieces) == text
     assert all(0 < e - s <= size for s, e in pieces) or text == ""
-    assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
 
 
 def test_split_pieces_prefers_paragraphs_then_lines() -> None:
