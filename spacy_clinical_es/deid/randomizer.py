@@ -33,6 +33,8 @@ Guarantees in ``"surrogate"`` mode:
   documents (every choice is seeded by HMAC(key, category | original); no
   mapping is stored) except where a surrogate had to be redrawn because it
   would contain another original of that document;
+* without a key, a ``patient_key`` also keys the surrogates: the notes of one
+  patient share their mapping (with a seed, across calls);
 * dates move by one shift per document, or per ``patient_key`` when one is
   given, so intervals between full dates survive;
 * with a ``seed`` (and no key) the output is a deterministic function of the
@@ -449,7 +451,7 @@ def randomize(
     ``key``: secret for cross-document consistency (never stored or logged).
     ``seed``: makes a run reproducible when no key is given. ``patient_key``:
     documents with the same one share their date shift (needs a key or a
-    seed to be stable across calls). ``options``: what to keep and how to
+    seed to be stable across calls) and, without a key, their surrogates. ``options``: what to keep and how to
     shift (:class:`DeidOptions`); ``policy``: what to do per label and
     source (:class:`~.policy.ReplacementPolicy`).
     """
@@ -464,7 +466,12 @@ def randomize(
     regions = _regions(text, _members(text, checked, options, policy, mode, stats), stats)
     master = Seeder(master_secret(key, seed))
     digest = text_digest(text).hex()
-    seeder = master if key is not None else master.child("document", digest)
+    if key is not None:
+        seeder = master  # one mapping for every document of the key
+    elif patient_key is not None:
+        seeder = master.child("patient-surrogates", patient_key)  # one mapping per patient (with a seed)
+    else:
+        seeder = master.child("document", digest)
     date_seeder = master.child("patient", patient_key) if patient_key is not None else master.child("dates", digest)
     blocklist = Blocklist(
         [text[r.start : r.end] for r in regions if r.action == SURROGATE]

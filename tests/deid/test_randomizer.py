@@ -145,6 +145,16 @@ def test_patient_key_shares_the_date_shift():
     assert shift("03/03/2014 primera visita", None) != shift("15/07/2016 revisión", None)
 
 
+def test_patient_key_shares_the_surrogates_without_a_key():
+    first = "Ernesto Rivera, primera visita."
+    second = "Control de Ernesto Rivera."
+    spans_a, spans_b = [(0, 14, "NOMBRE_SUJETO_ASISTENCIA")], [(11, 25, "NOMBRE_SUJETO_ASISTENCIA")]
+    same = [randomize(t, s, seed=1, patient_key="P1") for t, s in ((first, spans_a), (second, spans_b))]
+    assert _out(same[0], 0) == _out(same[1], 0)
+    other = [randomize(t, s, seed=1) for t, s in ((first, spans_a), (second, spans_b))]
+    assert _out(other[0], 0) != _out(other[1], 0)
+
+
 def test_mask_and_redact_modes():
     masked = randomize(TEXT, _spans(), mode="mask", seed=1)
     assert masked.text.startswith("Nombre: [NOMBRE]. Apellidos: [NOMBRE]. NHC: [ID]. Domicilio: [CALLE].")
