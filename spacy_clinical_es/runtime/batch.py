@@ -729,11 +729,15 @@ class _Runner:
 
     def _txt_doc(self, f: InputFile) -> _Doc:
         key, doc_id = self._ids(f.name, f.name)
-        size = f.source.stat().st_size
-        if self.options.max_chars and size > 4 * self.options.max_chars:  # cannot fit: not even read
-            failure = DocumentFailure("too_long", f"{size} bytes, more than 4 x --max-chars {self.options.max_chars}")
-            return _Doc(key, doc_id, f, 0, f"size:{size}", failure=failure, original_id=f.name)
-        raw = f.source.read_bytes()
+        try:
+            size = f.source.stat().st_size
+            if self.options.max_chars and size > 4 * self.options.max_chars:  # cannot fit: not even read
+                failure = DocumentFailure("too_long", f"{size} bytes, more than 4 x --max-chars {self.options.max_chars}")
+                return _Doc(key, doc_id, f, 0, f"size:{size}", failure=failure, original_id=f.name)
+            raw = f.source.read_bytes()
+        except OSError as err:  # gone or unreadable since it was listed: this document only
+            failure = DocumentFailure("read_error", f"cannot read the file ({type(err).__name__})")
+            return _Doc(key, doc_id, f, 0, "unreadable", failure=failure, original_id=f.name)
         doc = _Doc(key, doc_id, f, 0, sha256_hex(raw), original_id=f.name)
         try:
             text, doc.encoding = decode_document(raw, self.options.encoding)

@@ -5,6 +5,7 @@ import json
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -66,15 +67,25 @@ def test_mixed_folder_with_two_processes_finishes_and_names_the_bad_files(tmp_pa
     assert not any(phi in stdout + stderr + json.dumps(failures) for phi in PHI)
 
 
-def test_lone_surrogate_and_binary_are_failures_not_crashes(tmp_path, nlp) -> None:
+def test_lone_surrogate_binary_and_unreadable_are_failures_not_crashes(tmp_path, nlp, monkeypatch) -> None:
     source = tmp_path / "notes.jsonl"
     records = ['{"id": "bad", "text": "Ernesto \\ud800 Rivera"}', json.dumps({"id": "ok", "text": TEXT_A})]
     source.write_text("\n".join(records) + "\n", encoding="utf-8")
     (tmp_path / "bin.txt").write_bytes(bytes(range(256)) * 8)
-    summary = run_deid([source, tmp_path / "bin.txt"], nlp, tmp_path / "out", RunOptions(key=KEY, progress=False))
-    assert (summary.done, summary.failed) == (1, 2)
+    locked = tmp_path / "locked.txt"
+    locked.write_text(TEXT_A, encoding="utf-8")
+    read_bytes = Path.read_bytes
+
+    def unreadable(path: Path) -> bytes:  # as a file whose permissions changed after it was listed
+        if path == locked:
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", unreadable)
+    summary = run_deid([source, tmp_path / "bin.txt", locked], nlp, tmp_path / "out", RunOptions(key=KEY, progress=False))
     reasons = {f["id"]: f["reason"] for f in lines(tmp_path / "out" / "failures.jsonl")}
-    assert reasons == {"bad": "invalid_code_point", "bin.txt": "binary"}
+    assert reasons == {"bad": "invalid_code_point", "bin.txt": "binary", "locked.txt": "read_error"}
+    assert (summary.done, summary.failed) == (1, 3)
 
 
 def test_crlf_and_bom_are_kept_and_audit_offsets_point_into_the_file(tmp_path, nlp) -> None:
