@@ -283,7 +283,10 @@ class DeidRandomizer:
         """Check ``cfg`` and rebuild the option objects from it."""
         unknown = sorted(set(self.cfg) - {"spans_key", "output_spans_key", "mode", "seed", "options", "policy"})
         if unknown:
-            raise DeidError(f"deid_randomizer: unknown settings {', '.join(unknown)}")
+            raise DeidError(
+                f"deid_randomizer: unknown settings {', '.join(unknown)}; options such as keep_sex or max_age now live "
+                "under 'options' and the replacement actions under 'policy' (re-create the component from its config)"
+            )
         if self.cfg["mode"] not in MODES:
             raise DeidError(f"deid_randomizer: unknown mode {self.cfg['mode']!r}; use one of: {', '.join(MODES)}")
         seed = self.cfg["seed"]
