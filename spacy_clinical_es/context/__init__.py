@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from .lexicon import CueEntry, CueLexicon, Sentence, TokenSpan, learn_lexicon, normalize
 from .schema import CUE_LABELS, CUES_KEY, SCOPE_LABELS, SCOPES_KEY
-from .scope import ContextResult, ScopeRules, find_context, learn_scope_rules, mark_targets
+from .scope import (
+    ContextResult,
+    ScopeRules,
+    find_context,
+    learn_scope_rules,
+    mark_targets,
+)
 
 __all__ = [
     "CUES_KEY",

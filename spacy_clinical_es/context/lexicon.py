@@ -29,6 +29,9 @@ FORWARD = "forward"
 BACKWARD = "backward"
 NO_SCOPE = "none"
 DIRECTIONS: tuple[str, ...] = (FORWARD, BACKWARD, NO_SCOPE)
+#: Label of a pseudo-cue: a phrase that starts like a cue but is none ("sin embargo", "no obstante"); a
+#: match consumes its words and yields nothing (NegEx's pseudo-negations).
+PSEUDO = "Pseudo"
 
 _STRIP = {ord(c): None for c in "\u0301\u0300\u0308\u0302"}
 
@@ -103,8 +106,8 @@ class CueEntry:
     def check(self) -> None:
         if not self.words or not all(self.words):
             raise ConfigError("a cue needs at least one non-empty word")
-        if self.label not in CUE_LABELS:
-            raise ConfigError(f"unknown cue label {self.label!r}; use one of: {', '.join(CUE_LABELS)}")
+        if self.label not in CUE_LABELS and self.label != PSEUDO:
+            raise ConfigError(f"unknown cue label {self.label!r}; use one of: {', '.join(CUE_LABELS)} or {PSEUDO}")
         if self.direction not in DIRECTIONS:
             raise ConfigError(f"unknown cue direction {self.direction!r}; use one of: {', '.join(DIRECTIONS)}")
 
@@ -162,7 +165,8 @@ class CueLexicon:
                 for entry in bucket:
                     k = len(entry.words)
                     if k == 1 or tuple(words[i : i + k]) == entry.words:
-                        matches.append(CueMatch(i, i + k, entry))
+                        if entry.label != PSEUDO:
+                            matches.append(CueMatch(i, i + k, entry))
                         i += k
                         break
                 else:
@@ -202,16 +206,24 @@ def _count_occurrences(sentences: Sequence[list[str]], forms: set[tuple[str, ...
 
 
 def learn_lexicon(
-    sentences: Iterable[Sentence], *, min_count: int = 2, min_precision: float = 0.5, siblings: bool = True
+    sentences: Iterable[Sentence],
+    *,
+    min_count: int = 2,
+    min_precision: float = 0.5,
+    siblings: bool = True,
+    pseudo_min_count: int = 3,
+    pseudo_max_precision: float = 0.1,
 ) -> CueLexicon:
     """Learn the cue lexicon from annotated sentences (see the module docstring)."""
     labels: dict[tuple[str, ...], Counter] = defaultdict(Counter)
     directions: dict[tuple[str, ...], Counter] = defaultdict(Counter)
     normalized: list[list[str]] = []
+    cue_starts: list[set[int]] = []
     covered_inside: Counter = Counter()  # occurrences of a form inside a longer annotated cue
     for sentence in sentences:
         words = [normalize(w) for w in sentence.words]
         normalized.append(words)
+        cue_starts.append({cue.start for cue in sentence.cues})
         scopes_of: dict[str, list[TokenSpan]] = defaultdict(list)
         for scope in sentence.scopes:
             scopes_of[scope.id].append(scope)
@@ -254,7 +266,30 @@ def learn_lexicon(
             if key in kept or key in forms or occurrences[key] > 0:
                 continue  # the training text decides for forms it has
             lexicon.add(CueEntry(key, entry.label, entry.direction, 0, 0))
+    _add_pseudo(lexicon, normalized, cue_starts, pseudo_min_count, pseudo_max_precision)
     return lexicon
+
+
+def _add_pseudo(
+    lexicon: CueLexicon,
+    sentences: Sequence[list[str]],
+    cue_starts: Sequence[set[int]],
+    min_count: int,
+    max_precision: float,
+) -> None:
+    """Pseudo-cues: a kept one-word cue plus the next word, seen ``min_count`` times, rarely annotated as the
+    start of a cue (at most ``max_precision`` of the time): "sin embargo", "no obstante"."""
+    singles = {e.words[0] for e in lexicon.entries if len(e.words) == 1 and e.label != PSEUDO}
+    bigrams: Counter = Counter()
+    starts: Counter = Counter()
+    for words, cued in zip(sentences, cue_starts):
+        for i in range(len(words) - 1):
+            if words[i] in singles:
+                bigrams[(words[i], words[i + 1])] += 1
+                starts[(words[i], words[i + 1])] += i in cued
+    for bigram, n in bigrams.items():
+        if n >= min_count and bigram not in lexicon and starts[bigram] / n <= max_precision:
+            lexicon.add(CueEntry(bigram, PSEUDO, NO_SCOPE, 0, n))
 
 
 def _direction(cue: TokenSpan, scopes: Sequence[TokenSpan]) -> str:

@@ -23,8 +23,23 @@ import srsly
 from spacy.attrs import IDX
 from spacy.tokens import Doc
 from spacy.training import Example
-from spacy.util import SimpleFrozenList, ensure_path, from_bytes, from_disk, registry, to_bytes, to_disk
-from thinc.api import Model, Softmax_v2, chain, concatenate, set_dropout_rate, with_array
+from spacy.util import (
+    SimpleFrozenList,
+    ensure_path,
+    from_bytes,
+    from_disk,
+    registry,
+    to_bytes,
+    to_disk,
+)
+from thinc.api import (
+    Model,
+    Softmax_v2,
+    chain,
+    concatenate,
+    set_dropout_rate,
+    with_array,
+)
 from thinc.types import Floats2d
 
 from ..errors import ConfigError
@@ -108,8 +123,8 @@ class ContextRules:
     def __init__(
         self,
         *,
-        min_count: int = 2,
-        min_precision: float = 0.5,
+        min_count: int = 1,
+        min_precision: float = 0.4,
         window: int = 15,
         min_ratio: float = 0.5,
         stop_at_cues: bool = True,
@@ -330,8 +345,8 @@ class ContextTagger:
 
 @registry.misc("spacy_clinical_es.ContextRules.v1")
 def create_context_rules(
-    min_count: int = 2,
-    min_precision: float = 0.5,
+    min_count: int = 1,
+    min_precision: float = 0.4,
     window: int = 15,
     min_ratio: float = 0.5,
     stop_at_cues: bool = True,

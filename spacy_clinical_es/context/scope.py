@@ -41,6 +41,8 @@ class ScopeRules:
     terminators: frozenset[str] = BASE_TERMINATORS
     continuations: frozenset[str] = frozenset(["ni"])
     stop_at_cues: bool = True
+    #: Words skipped between a backward cue and its scope ("los cultivos fueron negativos": "fueron").
+    gap_words: frozenset[str] = frozenset()
 
     def scope(
         self, words: Sequence[str], start: int, end: int, direction: str, cue_at: Sequence[bool] | None = None
@@ -64,6 +66,9 @@ class ScopeRules:
             lo, hi = end, i
         elif direction == BACKWARD:
             i, limit = start - 1, max(-1, start - 1 - self.window)
+            while i > limit and words[i] in self.gap_words:
+                i -= 1
+            start = i + 1
             while i > limit:
                 word = words[i]
                 if self.stop_at_cues and cue_at is not None and cue_at[i]:
@@ -86,6 +91,7 @@ class ScopeRules:
             "terminators": sorted(self.terminators),
             "continuations": sorted(self.continuations),
             "stop_at_cues": self.stop_at_cues,
+            "gap_words": sorted(self.gap_words),
         }
 
     @classmethod
@@ -95,6 +101,7 @@ class ScopeRules:
             terminators=frozenset(normalize(w) for w in cfg.get("terminators", BASE_TERMINATORS)),
             continuations=frozenset(normalize(w) for w in cfg.get("continuations", ["ni"])),
             stop_at_cues=bool(cfg.get("stop_at_cues", True)),
+            gap_words=frozenset(normalize(w) for w in cfg.get("gap_words", [])),
         )
 
 
@@ -134,22 +141,31 @@ def learn_scope_rules(
     min_count: int = 3,
     min_ratio: float = 0.5,
     stop_at_cues: bool = True,
+    gap_min_count: int = 5,
 ) -> ScopeRules:
-    """Terminators and comma continuations from the forward scopes of annotated sentences.
+    """Terminators, comma continuations and backward gap words from annotated sentences.
 
     A word is a terminator when it follows the end of a forward scope at least ``min_count`` times and at
     least ``min_ratio`` of its occurrences after a cue are such ends (the others are inside a scope). A word
-    after a comma continues the scope on the same terms. :data:`BASE_TERMINATORS` always stay.
+    after a comma continues the scope on the same terms, and a word between a backward scope and its cue is
+    a gap word when seen there ``gap_min_count`` times with that ratio (against its occurrences inside
+    backward scopes). :data:`BASE_TERMINATORS`
+    always stay.
     """
     ends: Counter = Counter()
     inside: Counter = Counter()
     comma_in: Counter = Counter()
     comma_end: Counter = Counter()
+    gap: Counter = Counter()
+    inside_backward: Counter = Counter()
     for sentence in sentences:
         words = [normalize(w) for w in sentence.words]
         cues = {c.id: c for c in sentence.cues}
         for scope in sentence.scopes:
             cue = cues.get(scope.id)
+            if cue is not None and scope.end <= cue.start:
+                gap.update(words[scope.end : cue.start])
+                inside_backward.update(words[scope.start : scope.end])
             if cue is None or scope.start != cue.end:
                 continue
             for k in range(scope.start + 1, scope.end):
@@ -166,8 +182,10 @@ def learn_scope_rules(
     continuations = {
         w for w, n in comma_in.items() if n >= min_count and n / (n + comma_end[w]) >= min_ratio
     }
+    gap_words = {w for w, n in gap.items() if n >= gap_min_count and n / (n + inside_backward[w]) >= min_ratio}
     return ScopeRules(
         window=window,
+        gap_words=frozenset(gap_words - _PUNCT - BASE_TERMINATORS),
         terminators=frozenset(BASE_TERMINATORS | learned),
         continuations=frozenset(continuations) or frozenset(["ni"]),
         stop_at_cues=stop_at_cues,

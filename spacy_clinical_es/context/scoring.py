@@ -62,7 +62,7 @@ def score_context(pairs: Sequence[tuple[ContextResult, ContextResult]]) -> dict[
                 side += [(i, k, k + 1, polarity) for k in tokens]
         gold_scopes += _scope_items(i, gold)
         pred_scopes += _scope_items(i, pred)
-    by_polarity = lambda spans: [(i, s, e, CUE_POLARITY[label]) for i, s, e, label in spans]  # noqa: E731
+    by_polarity = lambda spans: [(i, s, e, CUE_POLARITY[label]) for i, s, e, label in spans]
     return {
         "cues": strict_span_prf(gold_cues, pred_cues, labels=CUE_LABELS),
         "cues_by_polarity": strict_span_prf(by_polarity(gold_cues), by_polarity(pred_cues), labels=POLARITIES),

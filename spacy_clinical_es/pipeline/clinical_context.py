@@ -49,8 +49,8 @@ scopes_key = "context_scopes"
 
 [clinical_context.implementation]
 @misc = "spacy_clinical_es.ContextRules.v1"
-min_count = 2
-min_precision = 0.5
+min_count = 1
+min_precision = 0.4
 window = 15
 min_ratio = 0.5
 stop_at_cues = true

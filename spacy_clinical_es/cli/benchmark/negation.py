@@ -1,6 +1,5 @@
 """``spacy-clinical-es benchmark negation``: NUBes negation/uncertainty, rules vs trained vs NegEx (metrics/negation.json)."""
 # typer evaluates these annotations at runtime, so they keep ``Optional`` (Python 3.9).
-# ruff: noqa: UP045
 from __future__ import annotations
 
 from pathlib import Path

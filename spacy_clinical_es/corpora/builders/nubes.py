@@ -43,7 +43,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...context.schema import CUE_LABELS, CUE_POLARITY, CUES_KEY, NEGATION, SCOPE_LABELS, SCOPES_KEY
+from ...context.schema import (
+    CUE_LABELS,
+    CUE_POLARITY,
+    CUES_KEY,
+    NEGATION,
+    SCOPE_LABELS,
+    SCOPES_KEY,
+)
 from ...errors import DataDirError
 from ...tokenizer import make_clinical_nlp
 from ...util import PathLike

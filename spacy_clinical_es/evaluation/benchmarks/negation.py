@@ -32,9 +32,17 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
-from ...context.lexicon import BACKWARD, FORWARD, normalize
+from ...context.lexicon import BACKWARD, FORWARD
 from ...context.registry import doc_result
-from ...context.schema import CUE_LABELS, CUE_POLARITY, CUES_KEY, NEGATION, POLARITIES, SCOPES_KEY, UNCERTAINTY
+from ...context.schema import (
+    CUE_LABELS,
+    CUE_POLARITY,
+    CUES_KEY,
+    NEGATION,
+    POLARITIES,
+    SCOPES_KEY,
+    UNCERTAINTY,
+)
 from ...context.scoring import score_context
 from ...errors import ConfigError
 from ...tokenizer import make_clinical_nlp
@@ -260,8 +268,10 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Negation and uncertainty (NUBes test part)",
         "",
-        f"{result['sentences']} sentences, {result['words']} words, {result['concepts']} gold DISO/PROC concepts. "
-        f"Command: `{result['command']}`",
+        (
+            f"{result['sentences']} sentences, {result['words']} words, {result['concepts']} gold DISO/PROC "
+            f"concepts. Command: `{result['command']}`"
+        ),
         "",
         "## Cues: strict F1 per type (P / R / **F1**)",
         "",

@@ -1,0 +1,38 @@
+"""Tagger encoding: gold cues/scopes → tags → decoded cues/scopes."""
+from __future__ import annotations
+
+from spacy_clinical_es.context.lexicon import TokenSpan
+from spacy_clinical_es.context.tagging import (
+    CUE_TAGS,
+    N_COLUMNS,
+    SCOPE_TAGS,
+    decode,
+    encode,
+)
+
+
+def test_tag_sets_and_columns() -> None:
+    assert len(CUE_TAGS) == 11 and len(SCOPE_TAGS) == 7 and N_COLUMNS == 25
+
+
+def test_encode_then_decode_round_trips_cues_scopes_and_links() -> None:
+    cues = [TokenSpan(0, 1, "NegSyn", "T1"), TokenSpan(4, 6, "UncertLex", "T9")]
+    scopes = [TokenSpan(1, 3, "DISO", "T1"), TokenSpan(6, 7, "Phrase", "T9")]
+    tags = encode(8, cues, scopes)
+    assert tags["cues"] == ["B-NegSyn", "O", "O", "O", "B-UncertLex", "I-UncertLex", "O", "O"]
+    assert tags["negation"] == ["O", "DISO", "DISO", "O", "O", "O", "O", "O"]
+    assert tags["uncertainty"] == ["O"] * 6 + ["Phrase", "O"]
+    result = decode(tags)
+    assert [(c.start, c.end, c.label, c.id) for c in result.cues] == [(0, 1, "NegSyn", "c0"), (4, 6, "UncertLex", "c1")]
+    assert [(s.start, s.end, s.label, s.id) for s in result.scopes] == [(1, 3, "DISO", "c0"), (6, 7, "Phrase", "c1")]
+
+
+def test_decode_drops_scopes_without_a_cue_of_their_polarity() -> None:
+    tags = {"cues": ["B-NegSyn", "O", "O"], "negation": ["O", "DISO", "O"], "uncertainty": ["O", "O", "DISO"]}
+    result = decode(tags)
+    assert [(s.start, s.end) for s in result.scopes] == [(1, 2)]
+
+
+def test_decode_starts_a_cue_on_a_stray_inside_tag() -> None:
+    result = decode({"cues": ["I-NegLex", "I-NegLex", "B-NegSyn"], "negation": ["O"] * 3, "uncertainty": ["O"] * 3})
+    assert [(c.start, c.end, c.label) for c in result.cues] == [(0, 2, "NegLex"), (2, 3, "NegSyn")]
