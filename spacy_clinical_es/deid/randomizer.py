@@ -226,7 +226,27 @@ def _members(
             stats["kinship_kept"] += 1
         action = _configured_action(policy.action_for(label, source), span_text, category, mode, policy, stats)
         members.append(_Member(start, end, label, source, category, _kept_by_options(category, action, options)))
+    _join_neighbours(text, members, stats)
     return members
+
+
+def _join_neighbours(text: str, members: list[_Member], stats: Counter) -> None:
+    """An uncertain span right next to a replaced span of its category (nothing or one space between) is
+    taken as its continuation and gets its action ("Martínez" + "Soto", "C/ Real" + "5"): no neutral
+    mask glued to a surrogate."""
+    ordered = sorted(members, key=lambda m: (m.start, m.end))
+    for i, member in enumerate(ordered):
+        if member.action != _NEUTRAL:
+            continue
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(ordered):
+                continue
+            other = ordered[j]
+            gap = text[other.end : member.start] if j < i else text[member.end : other.start]
+            if other.action in (SURROGATE, MASK, REDACT) and other.category == member.category and gap in ("", " "):
+                member.action = other.action
+                stats["recall_joined_to_neighbour"] += 1
+                break
 
 
 def _regions(text: str, members: list[_Member], stats: Counter) -> list[_Region]:

@@ -123,6 +123,21 @@ def test_recall_spans_get_a_neutral_mask_unless_their_category_is_certain():
     assert "[" not in _out(text, spans, policy=ReplacementPolicy(recall="surrogate"))
 
 
+def test_an_uncertain_recall_span_next_to_an_entity_of_its_category_follows_it():
+    text = "Paciente Hualde Zubiaurreta, vive en Calle Real 5, Ardales."
+    spans = [
+        _span(text, "Hualde", "NOMBRE_SUJETO_ASISTENCIA"),
+        _span(text, "Zubiaurreta", "NOMBRE_SUJETO_ASISTENCIA", "recall"),  # unknown surname: uncertain alone
+        _span(text, "Calle Real", "CALLE"),
+        _span(text, "5", "CALLE", "recall"),
+        _span(text, "Ardales", "TERRITORIO", "recall"),  # not next to a place entity: neutral mask
+    ]
+    result = randomize(text, spans, seed=0)
+    assert "Zubiaurreta" not in result.text and "Hualde" not in result.text
+    assert result.text.count("[***]") == 1 and result.text.endswith(", [***].")
+    assert result.stats["recall_joined_to_neighbour"] == 2
+
+
 def test_no_typed_tag_in_surrogate_mode():
     text = "Tatuaje en la región pectoral; trabaja de minero en Huelva; vive en la c/ Real 5."
     spans = [
