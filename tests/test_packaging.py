@@ -6,6 +6,8 @@ line naming this environment's site-packages (the equivalent of ``--system-site-
 venv: spaCy, thinc, numpy… are not downloaded again). Its own site-packages come first on ``sys.path`` and the
 ``.pth`` line does not run this environment's editable-install hooks, so ``spacy_clinical_es`` and
 ``es_clinical_deid`` can only be imported from the two wheels installed there with ``pip install --no-deps``.
+A second ``.pth`` line makes ``torch`` and ``transformers`` unimportable there, as in an install without the
+optional extras (spaCy imports every factory module of the package when it creates a pipeline).
 """
 from __future__ import annotations
 
@@ -144,6 +146,10 @@ def test_deid_wheel_installs_and_loads_in_a_new_venv(detector: Path, tmp_path: P
         ).stdout.strip()
     )
     (venv_site / "_parent_env.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
+    # as after `pip install es_clinical_deid` without the optional extras: torch and transformers cannot be imported
+    (venv_site / "_no_extras.pth").write_text(
+        'import sys; sys.modules.update({"torch": None, "transformers": None})\n', encoding="utf-8"
+    )
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
          str(result.project_wheel), str(result.wheel)],
@@ -151,6 +157,7 @@ def test_deid_wheel_installs_and_loads_in_a_new_venv(detector: Path, tmp_path: P
     )
     script = (
         "import json, spacy, spacy_clinical_es, es_clinical_deid\n"
+        "try:\n    import torch\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('torch importable')\n"
         "nlp = spacy.load('es_clinical_deid')\n"
         f"doc = nlp({NOTE!r})\n"
         "print(json.dumps({'pipes': nlp.pipe_names, 'deid': doc._.deid_text,\n"
