@@ -21,6 +21,7 @@ Before any action, *protected* text is never replaced (each switch on by
 default):
 
 * ``keep_punctuation``: spans without a letter or digit;
+* ``keep_function_words``: spans made of function words only ("su", "de la");
 * ``keep_field_labels``: form labels ("NASS:", "Domicilio:", "nº col.");
   a span that starts or ends in one is trimmed;
 * ``keep_clinical_terms``: clinical vocabulary (diseases, procedures,
@@ -61,6 +62,7 @@ UNCERTAIN_ACTIONS: tuple[str, ...] = ("mask", "redact", "keep", "surrogate", "re
 
 #: Why a span was kept by the protections (counted as ``kept_<reason>`` in the stats).
 PUNCTUATION = "punctuation"
+FUNCTION_WORDS = "function_words"
 FIELD_LABEL = "field_label"
 CLINICAL_TERM = "clinical_term"
 
@@ -76,7 +78,7 @@ class ReplacementPolicy:
     uncertain: what ``replace_if_certain`` does with an uncertain span
         ("mask": the neutral mask; "redact", "keep", "surrogate" or "replace").
     neutral_tag: the tag of the neutral mask (written with the mask format: ``[***]``).
-    keep_punctuation, keep_field_labels, keep_clinical_terms: the protections.
+    keep_punctuation, keep_function_words, keep_field_labels, keep_clinical_terms: the protections.
     clinical_terms: a term list file (one term per line) instead of the shipped one.
     """
 
@@ -88,6 +90,7 @@ class ReplacementPolicy:
     uncertain: str = "mask"
     neutral_tag: str = "***"
     keep_punctuation: bool = True
+    keep_function_words: bool = True
     keep_field_labels: bool = True
     keep_clinical_terms: bool = True
     clinical_terms: Optional[str] = None
@@ -224,6 +227,25 @@ def category_is_certain(text: str, category: str) -> bool:
 
 
 _NAME_GLUE = frozenset({"de", "del", "la", "las", "los", "y", "dr", "dra", "sr", "sra", "don", "dona"})
+
+
+# --------------------------------------------------------------------------- function words
+
+#: Articles, possessives, prepositions, conjunctions and clitics: a span of these only holds no PHI.
+FUNCTION_WORDS_ES: frozenset[str] = frozenset(
+    {
+        "su", "sus", "mi", "mis", "tu", "tus", "el", "la", "los", "las", "lo", "un", "una", "unos", "unas", "de",
+        "del", "al", "a", "en", "con", "por", "para", "sin", "y", "e", "o", "u", "que", "se", "le", "les", "me",
+        "te", "nos", "este", "esta", "ese", "esa",
+    }
+)  # fmt: skip
+_FUNCTION_RE = re.compile(r"[^\W_]+")
+
+
+def is_function_words(text: str) -> bool:
+    """Whether ``text`` has words and all are function words ("su", "de la")."""
+    words = _FUNCTION_RE.findall(text)
+    return bool(words) and all(normalize(w) in FUNCTION_WORDS_ES for w in words)
 
 
 # --------------------------------------------------------------------------- field labels
@@ -430,6 +452,8 @@ class Protector:
         text = self.text
         if policy.keep_punctuation and not any(c.isalnum() for c in text[start:end]):
             return start, end, PUNCTUATION
+        if policy.keep_function_words and is_function_words(text[start:end]):
+            return start, end, FUNCTION_WORDS
         if self._labels:
             new_start, new_end = self._label_cut(start, end)
             if new_start >= new_end:

@@ -100,6 +100,8 @@ def test_kinship_is_kept_and_names_of_relatives_replaced():
         out = _out(text, spans, seed=seed)
         assert out.startswith("Acude con su hija. Su padre falleció de cáncer de colon. Le acompaña su hermana ")
         assert "Lucía" not in out and "Ortega" not in out
+    recall_su = [*spans, _span(text, "su", "FAMILIARES_SUJETO_ASISTENCIA", "recall", nth=1)]  # "su hermana"
+    assert _out(text, recall_su).startswith("Acude con su hija. Su padre falleció de cáncer de colon. Le acompaña su hermana ")
     swapped = _out(text, spans[:1], options=DeidOptions(keep_relatives=False))
     assert "su hija." not in swapped
 
