@@ -1,4 +1,4 @@
-"""``clinical_context``: negation and uncertainty of clinical concepts in Spanish (NUBes scheme).
+"""``clinical_es_context`` (alias ``clinical_context``): negation and uncertainty of clinical concepts in Spanish (NUBes scheme).
 
 One factory, two implementations chosen in the config (``implementation``, a registry function behind
 :class:`~spacy_clinical_es.context.registry.ContextImplementation`):
@@ -69,18 +69,6 @@ def register_extensions() -> None:
 register_extensions()
 
 
-@Language.factory(
-    "clinical_context",
-    assigns=["doc.spans", "span._.negated", "span._.uncertain", "span._.context_cue"],
-    default_config=DEFAULT_CLINICAL_CONTEXT_CONFIG,
-    default_score_weights={
-        "context_f": 1.0,
-        "context_neg_cue_f": 0.0,
-        "context_unc_cue_f": 0.0,
-        "context_neg_scope_f": 0.0,
-        "context_unc_scope_f": 0.0,
-    },
-)
 def make_clinical_context(
     nlp: Language,
     name: str,
@@ -93,6 +81,33 @@ def make_clinical_context(
     return ClinicalContext(
         nlp.vocab, implementation, name=name, targets=targets, cues_key=cues_key, scopes_key=scopes_key
     )
+
+
+#: The factory name (the package convention: ``clinical_es_<name>``) and the name issue 13 gave it, registered
+#: too (same function, same defaults), so configs that say ``factory = "clinical_context"`` keep working.
+FACTORY = "clinical_es_context"
+ALIAS = "clinical_context"
+for _factory in (FACTORY, ALIAS):
+    Language.factory(
+        _factory,
+        assigns=["doc.spans", "span._.negated", "span._.uncertain", "span._.context_cue"],
+        default_config=DEFAULT_CLINICAL_CONTEXT_CONFIG,
+        default_score_weights={
+            "context_f": 1.0,
+            "context_neg_cue_f": 0.0,
+            "context_unc_cue_f": 0.0,
+            "context_neg_scope_f": 0.0,
+            "context_unc_scope_f": 0.0,
+        },
+    )(make_clinical_context)
+
+
+def find_context_pipe(nlp: Language) -> ClinicalContext:
+    """The pipeline's clinical_context component, whatever its name (raise when there is none)."""
+    for _, pipe in nlp.pipeline:
+        if isinstance(pipe, ClinicalContext):
+            return pipe
+    raise ConfigError(f"the pipeline has no {FACTORY} component; add one or train configs/nubes_context.cfg")
 
 
 class ClinicalContext(TrainablePipe):

@@ -50,7 +50,7 @@ def _annotations(doc: Doc) -> tuple:
 @pytest.fixture(scope="module")
 def rules_nlp():
     nlp = make_clinical_nlp()
-    nlp.add_pipe("clinical_context", config={"implementation": {"min_count": 1}})
+    nlp.add_pipe("clinical_es_context", name="clinical_context", config={"implementation": {"min_count": 1}})
     examples = _examples(nlp)
     nlp.initialize(lambda: examples)
     return nlp
@@ -90,7 +90,7 @@ def test_rules_accent_variants_backward_cues_and_terminators(rules_nlp) -> None:
 
 def test_targets_include_configured_span_groups() -> None:
     nlp = make_clinical_nlp()
-    nlp.add_pipe("clinical_context", config={"targets": ["ents", "concepts"]})
+    nlp.add_pipe("clinical_context", config={"targets": ["ents", "concepts"]})  # the alias of clinical_es_context
     nlp.initialize(lambda: _examples(nlp))
     doc = nlp.make_doc("no tos")
     doc.spans["concepts"] = [Span(doc, 1, 2, label="DISO")]
@@ -101,11 +101,11 @@ def test_targets_include_configured_span_groups() -> None:
 def test_bad_configuration_raises_the_package_error() -> None:
     nlp = make_clinical_nlp()
     with pytest.raises(ConfigError, match="different"):
-        nlp.add_pipe("clinical_context", config={"cues_key": "x", "scopes_key": "x"})
+        nlp.add_pipe("clinical_es_context", config={"cues_key": "x", "scopes_key": "x"})
     with pytest.raises(ConfigError, match="targets"):
-        nlp.add_pipe("clinical_context", name="c2", config={"targets": [CUES_KEY]})
+        nlp.add_pipe("clinical_es_context", name="c2", config={"targets": [CUES_KEY]})
     with pytest.raises(ConfigError, match="min_count"):
-        nlp.add_pipe("clinical_context", name="c3", config={"implementation": {"min_count": 0}})
+        nlp.add_pipe("clinical_es_context", name="c3", config={"implementation": {"min_count": 0}})
 
 
 def test_rules_round_trip_disk_and_bytes(rules_nlp, tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_rules_round_trip_disk_and_bytes(rules_nlp, tmp_path: Path) -> None:
     loaded = spacy.load(tmp_path / "rules")
     assert [_annotations(d) for d in loaded.pipe(texts)] == before
     fresh = make_clinical_nlp()
-    fresh.add_pipe("clinical_context")
+    fresh.add_pipe("clinical_es_context", name="clinical_context")
     fresh.get_pipe("clinical_context").from_bytes(rules_nlp.get_pipe("clinical_context").to_bytes())
     assert [_annotations(d) for d in fresh.pipe(texts)] == before
 
@@ -142,7 +142,7 @@ TAGGER = {
 def test_trained_overfits_two_examples_and_round_trips(tmp_path: Path) -> None:
     fix_random_seed(0)
     nlp = make_clinical_nlp()
-    pipe = nlp.add_pipe("clinical_context", config={"implementation": TAGGER})
+    pipe = nlp.add_pipe("clinical_es_context", name="clinical_context", config={"implementation": TAGGER})
     assert pipe.is_trainable
     examples = _examples(nlp, TRAIN[:2])
     optimizer = Adam(0.01)

@@ -45,6 +45,7 @@ from ...context.schema import (
 )
 from ...context.scoring import score_context
 from ...errors import ConfigError
+from ...pipeline.clinical_context import FACTORY, find_context_pipe
 from ...tokenizer import make_clinical_nlp
 from ..evaluate import load_model
 from ..metrics import strict_span_prf
@@ -85,17 +86,15 @@ def gold_concepts(doc: Doc) -> dict[tuple[int, int], set[str]]:
 
 def rules_pipeline(train_docs: Sequence[Doc], nlp: Language | None = None) -> Language:
     """The clinical tokenizer + ``clinical_context`` (rules, default settings) initialized on ``train_docs``."""
-    from ...pipeline import clinical_context  # noqa: F401  (registers the factory)
-
     nlp = nlp if nlp is not None else make_clinical_nlp()
-    nlp.add_pipe("clinical_context", config={"targets": [TARGETS_KEY]})
+    nlp.add_pipe(FACTORY, name="clinical_context", config={"targets": [TARGETS_KEY]})
     nlp.initialize(lambda: (Example(nlp.make_doc(d.text), d) for d in train_docs))
     return nlp
 
 
 def negex_termsets(rules_nlp: Language, train_docs: Sequence[Doc]) -> dict[str, dict[str, list[str]]]:
     """Spanish NegEx termsets (per polarity) from the training cues kept by the rules' lexicon."""
-    impl = rules_nlp.get_pipe("clinical_context").implementation
+    impl = find_context_pipe(rules_nlp).implementation
     lexicon, rules = impl.lexicon, impl.rules
     forms: dict[str, dict[str, set[str]]] = {p: {FORWARD: set(), BACKWARD: set()} for p in POLARITIES}
     for doc in train_docs:
@@ -185,7 +184,7 @@ def score_system(
     predicted, speed = _run(nlp, gold_docs, batch_size, repeats)
     out: dict[str, Any] = {"speed": speed, "concepts": concept_scores(gold_docs, predicted, flags)}
     if context:
-        pipe = nlp.get_pipe("clinical_context")
+        pipe = find_context_pipe(nlp)
         keys = pipe.cfg["cues_key"], pipe.cfg["scopes_key"]
         pairs = [(doc_result(g, CUES_KEY, SCOPES_KEY), doc_result(p, *keys)) for g, p in zip(gold_docs, predicted)]
         out.update(score_context(pairs))
@@ -225,12 +224,10 @@ def run_negation_benchmark(
     systems: dict[str, Any] = {}
     logger.info("negation benchmark: rules on %d test sentences", len(gold_docs))
     systems["rules"] = score_system(rules, gold_docs, context=True, batch_size=batch_size, repeats=repeats)
-    systems["rules"]["lexicon_forms"] = len(rules.get_pipe("clinical_context").implementation.lexicon)
+    systems["rules"]["lexicon_forms"] = len(find_context_pipe(rules).implementation.lexicon)
     if model is not None:
         trained = load_model(model)
-        if "clinical_context" not in trained.pipe_names:
-            raise ConfigError(f"{model} has no clinical_context component; train it with configs/nubes_context.cfg")
-        trained.get_pipe("clinical_context").cfg["targets"] = [TARGETS_KEY]
+        find_context_pipe(trained).cfg["targets"] = [TARGETS_KEY]
         logger.info("negation benchmark: trained model %s", model)
         systems["trained"] = score_system(trained, gold_docs, context=True, batch_size=batch_size, repeats=repeats)
         systems["trained"]["model"] = str(model)
