@@ -385,6 +385,10 @@ def _init_worker(
     component.configure(**dict(randomizer))
 
 
+def _ping() -> bool:
+    return "nlp" in _WORKER
+
+
 def _work(records: list[DeidRecord], kwargs: dict[str, Any]) -> list[DeidResult]:
     return deidentify_batch(_WORKER["nlp"], records, **kwargs)
 
@@ -1081,12 +1085,22 @@ class _Pool:
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        """A fresh pool, checked with a no-op task: workers that cannot load the pipeline stop the run here."""
+        executor = ProcessPoolExecutor(
             max_workers=self.runner.options.n_process,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=self.initargs,
         )
+        try:
+            executor.submit(_ping).result()
+        except BrokenProcessPool as err:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise RunnerError(
+                "Worker processes stop before finishing any document (does the pipeline or --code fail to load "
+                "in a fresh process?); run with --n-process 1 to see the error."
+            ) from err
+        return executor
 
     def submit(self, batch: list[tuple[_Doc, _Table | None]]) -> Future | None:
         records = [doc.record for doc, _ in batch if doc is not None and doc.record is not None and doc.failure is None]

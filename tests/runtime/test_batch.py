@@ -21,6 +21,7 @@ from spacy_clinical_es.runtime.batch import (
     run_deid,
     split_pieces,
 )
+from spacy_clinical_es.runtime.io import RunnerError
 from tests.runtime.test_batch_helpers import KEY, PHI, TEXT_A, TEXT_B, make_nlp, note
 
 
@@ -169,3 +170,20 @@ def test_jsonl_and_csv_with_patient_and_kept_fields(tmp_path) -> None:
     assert not any(phi in json.dumps(out) + json.dumps(table) for phi in PHI)
     audit = lines(tmp_path / "out" / "deid_audit.jsonl")
     assert [a.get("encoding") for a in audit] == [None, None, "cp1252", "cp1252"]
+
+
+def test_workers_that_cannot_start_stop_the_run_with_an_error(tmp_path) -> None:
+    """A pipeline that loads in the parent but not in a fresh worker: a clear error at once, not a hang."""
+    code = tmp_path / "worker_only_failure.py"
+    code.write_text(
+        "import multiprocessing\nif multiprocessing.parent_process() is not None:\n    raise RuntimeError('no')\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "a.txt").write_text(TEXT_A, encoding="utf-8")
+    options = RunOptions(key=KEY, n_process=2, progress=False, code=(code,))
+    faulthandler.dump_traceback_later(300, exit=True)
+    try:
+        with pytest.raises(RunnerError, match="stop before finishing any document"):
+            run_deid([tmp_path / "a.txt"], make_nlp(), tmp_path / "out", options)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
