@@ -265,6 +265,21 @@ def _run_chunk(nlp: Language, texts: list[tuple[str, str | None]], batch_size: i
         return out
 
 
+def _chunks(jobs: list[_Job], size: int, max_chars: int) -> Iterator[list[_Job]]:
+    """Consecutive jobs, at most ``size`` per chunk and (when ``max_chars``) about ``max_chars`` characters,
+    so the Docs in memory at once stay bounded however long a document is."""
+    chunk: list[_Job] = []
+    chars = 0
+    for job in jobs:
+        if chunk and (len(chunk) >= size or (max_chars and chars + job.end - job.start > max_chars)):
+            yield chunk
+            chunk, chars = [], 0
+        chunk.append(job)
+        chars += job.end - job.start
+    if chunk:
+        yield chunk
+
+
 def deidentify_batch(
     nlp: Language,
     records: Sequence[DeidRecord],
@@ -284,7 +299,8 @@ def deidentify_batch(
     ``piece_chars`` (0: never) is split at paragraph/line boundaries
     (:func:`split_pieces`); the pieces go through the pipeline separately and
     share one date shift (the patient's, else the document's), and the audit
-    offsets of each piece are shifted back onto the whole text. Without
+    offsets of each piece are shifted back onto the whole text; at most
+    about ``2 * piece_chars`` characters of Docs are alive at once. Without
     pieces, a text longer than ``nlp.max_length`` fails as ``too_long``.
     This is the stable entry point of the CLI, Spark and the service.
     """
@@ -319,8 +335,8 @@ def deidentify_batch(
         result.pieces = len(bounds)
         jobs.extend(_Job(i, start, end, patient_key) for start, end in bounds)
     step = max(1, batch_size)
-    for first in range(0, len(jobs), step):
-        chunk = [job for job in jobs[first : first + step] if results[job.index].reason is None]
+    for chunk in _chunks(jobs, step, 2 * piece_chars if piece_chars else 0):
+        chunk = [job for job in chunk if results[job.index].reason is None]
         if not chunk:
             continue
         docs = _run_chunk(

@@ -187,3 +187,13 @@ def test_workers_that_cannot_start_stop_the_run_with_an_error(tmp_path) -> None:
             run_deid([tmp_path / "a.txt"], make_nlp(), tmp_path / "out", options)
     finally:
         faulthandler.cancel_dump_traceback_later()
+
+
+def test_chunks_bound_the_characters_in_memory() -> None:
+    from spacy_clinical_es.runtime.batch import _chunks, _Job
+
+    jobs = [_Job(0, s, s + 100, None) for s in range(0, 1000, 100)] + [_Job(1, 0, 5, None), _Job(2, 0, 5, None)]
+    chunks = list(_chunks(jobs, 32, 250))
+    assert [j for c in chunks for j in c] == jobs
+    assert all(sum(j.end - j.start for j in c) <= 250 for c in chunks)
+    assert [len(c) for c in _chunks(jobs[-2:] * 5, 4, 0)] == [4, 4, 2]
