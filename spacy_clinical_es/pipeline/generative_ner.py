@@ -33,11 +33,11 @@ from thinc.api import Config
 
 from ..errors import ConfigError
 from ..evaluation.scorer import flat_scores, score_docs
+from ..generative.decode import DocPrediction, GenerationCounts, decode_chunks
+from ..generative.formats import OutputFormat
 from ..generative.spacy_layer import registry as _formats  # noqa: F401 (registers the formats)
 from ..generative.spacy_layer.annotate import doc_chunks, set_predictions
 from ..generative.spacy_layer.backends import GenerativeBackend
-from ..generative.decode import DocPrediction, GenerationCounts, decode_chunks
-from ..generative.formats import OutputFormat
 
 logger = logging.getLogger(__name__)
 
@@ -102,14 +102,14 @@ class GenerativeNER:
     def __init__(
         self,
         nlp: Language,
-        name: str = "clinical_es_generative_ner",
+        name: str,
         *,
         backend: GenerativeBackend,
         output_format: OutputFormat,
-        labels: Iterable[str] = (),
-        spans_key: str | None = None,
-        max_chunk_tokens: int = 100,
-        pack_sentences: bool = False,
+        labels: Iterable[str],
+        spans_key: str | None,
+        max_chunk_tokens: int,
+        pack_sentences: bool,
     ) -> None:
         if not isinstance(backend, GenerativeBackend):
             raise ConfigError(f"backend must have a generate(texts) method, got {type(backend).__name__}")

@@ -119,11 +119,11 @@ class TransformerNER(TrainablePipe):
         self,
         vocab: Vocab,
         model: Model[list[Doc], list[Floats2d]],
-        name: str = "clinical_es_transformer_ner",
+        name: str,
         *,
-        scheme: str = "BIO",
-        spans_key: str | None = None,
-        scorer: Callable | None = None,
+        scheme: str,
+        spans_key: str | None,
+        scorer: Callable | None,
     ) -> None:
         if scheme not in SCHEMES:
             raise ConfigError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}.")

@@ -250,3 +250,20 @@ def test_pipe_n_process_2_with_faiss_index(kb: TerminologyKB) -> None:
     serial = [_links(d) for d in nlp.pipe(texts)]
     parallel = [_links(d) for d in nlp.pipe(texts, n_process=2, batch_size=1)]
     assert [[(t, k, [tuple(c) for c in cs], tuple(s)) for t, k, cs, s in d] for d in parallel] == serial
+
+
+def test_defaults_are_written_once_in_the_default_config() -> None:
+    """The component's __init__ has no defaults; its options reach the spaCy-free core as one LinkerOptions."""
+    import inspect
+
+    from spacy_clinical_es.linking import AnnOptions, LinkerOptions
+    from spacy_clinical_es.pipeline.entity_linker import DEFAULT_ENTITY_LINKER_CONFIG, ClinicalEntityLinker
+
+    params = inspect.signature(ClinicalEntityLinker.__init__).parameters.values()
+    assert all(p.default is inspect.Parameter.empty for p in params if p.name != "self")
+    linker = spacy.blank("es").add_pipe("clinical_es_entity_linker")
+    expected = {k: v for k, v in DEFAULT_ENTITY_LINKER_CONFIG.items() if k in linker.options.to_flat()}
+    assert linker.options.to_flat() == expected
+    assert linker.options.ann == AnnOptions(threshold=200_000, factory="IVF{nlist},SQ8", nprobe=16)
+    assert LinkerOptions.from_flat(linker.options.to_flat()) == linker.options
+    assert [r.__qualname__.split(".")[0] for r in linker.options.rerankers()] == ["code_prior"]
