@@ -72,6 +72,7 @@ from .people import (
 )
 from .policy import (
     ENTITY,
+    FUNCTION_WORDS,
     REPLACE,
     REPLACE_IF_CERTAIN,
     SOURCES,
@@ -233,19 +234,21 @@ def _members(
 def _join_neighbours(text: str, members: list[_Member], stats: Counter) -> None:
     """An uncertain span right next to a replaced span of its category (nothing or one space between) is
     taken as its continuation and gets its action ("Martínez" + "Soto", "C/ Real" + "5"): no neutral
-    mask glued to a surrogate."""
+    mask glued to a surrogate. A span of function words kept by the policy joins a replaced neighbour of
+    any category the same way ("Calle" + "de la" + "Paz"); alone ("su" of "su hija") it stays kept."""
     ordered = sorted(members, key=lambda m: (m.start, m.end))
     for i, member in enumerate(ordered):
-        if member.action != _NEUTRAL:
+        function_words = member.action == KEEP and member.how == FUNCTION_WORDS
+        if member.action != _NEUTRAL and not function_words:
             continue
         for j in (i - 1, i + 1):
             if not 0 <= j < len(ordered):
                 continue
             other = ordered[j]
             gap = text[other.end : member.start] if j < i else text[member.end : other.start]
-            if other.action in (SURROGATE, MASK, REDACT) and other.category == member.category and gap in ("", " "):
-                member.action = other.action
-                stats["recall_joined_to_neighbour"] += 1
+            if other.action in (SURROGATE, MASK, REDACT) and gap in ("", " ") and (function_words or other.category == member.category):
+                member.action, member.category, member.how = other.action, other.category, ""
+                stats["function_words_joined" if function_words else "recall_joined_to_neighbour"] += 1
                 break
 
 

@@ -140,6 +140,20 @@ def test_an_uncertain_recall_span_next_to_an_entity_of_its_category_follows_it()
     assert result.stats["recall_joined_to_neighbour"] == 2
 
 
+def test_function_words_are_kept_alone_and_replaced_inside_a_span():
+    text = "Acude con su hija. Vive en Calle de la Paz 5."
+    spans = [
+        _span(text, "su", "NOMBRE_SUJETO_ASISTENCIA", "recall"),
+        _span(text, "Calle", "CALLE"),
+        _span(text, "de la", "CALLE", "recall"),
+        _span(text, "Paz 5", "CALLE"),
+    ]
+    result = randomize(text, spans, seed=0)
+    assert result.text.startswith("Acude con su hija. Vive en ") and "Paz" not in result.text
+    assert result.stats["kept_function_words"] == 2 and result.stats["function_words_joined"] == 1
+    assert [r.action for r in result.replacements] == ["keep", "surrogate", "surrogate", "surrogate"]
+
+
 def test_no_typed_tag_in_surrogate_mode():
     text = "Tatuaje en la región pectoral; trabaja de minero en Huelva; vive en la c/ Real 5."
     spans = [
