@@ -58,7 +58,7 @@ def resource_path() -> Path:
 def _doc_key(doc_id: str) -> str:
     key = doc_id.rsplit("/", 1)[-1]
     key = re.sub(r"\.(txt|ann|tsv)$", "", key)
-    return key[3:] if key.startswith("es-") else key
+    return key.removeprefix("es-")
 
 
 def _words(text: str) -> tuple[str, ...]:

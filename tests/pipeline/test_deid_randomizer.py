@@ -42,7 +42,15 @@ from spacy.tokens import Doc, DocBin
 
 from spacy_clinical_es.corpora.readers import iter_corpus
 from spacy_clinical_es.corpora.representation import doc_to_document, document_to_doc
-from spacy_clinical_es.deid import LOCALES, MASK_TAGS, DeidError, DeidOptions, OffsetMap, normalize, randomize
+from spacy_clinical_es.deid import (
+    LOCALES,
+    MASK_TAGS,
+    DeidError,
+    DeidOptions,
+    OffsetMap,
+    normalize,
+    randomize,
+)
 from spacy_clinical_es.deid.people import is_kinship_only
 from spacy_clinical_es.pipeline import deid_randomizer as component_module
 from spacy_clinical_es.tokenizer import make_clinical_nlp
