@@ -76,10 +76,11 @@ MEDDOCAN = DataSource(
     "Secretaría de Estado para el Avance Digital (SEAD) / Plan TL; Marimon et al., IberLEF 2019",
 )
 SURROGATE_LISTS = DataSource(
-    "spacy-clinical-es surrogate word lists (spacy_clinical_es/deid/resources)",
-    "surrogate names, places, streets and institutions of deid_randomizer (inside the spacy-clinical-es package)",
+    "surrogate word lists: spacy-clinical-es (spacy_clinical_es/deid/resources) and Faker's locale lists",
+    "surrogate names, places, streets and institutions of deid_randomizer, read at run time from the installed "
+    "spacy-clinical-es and Faker packages (not copied into the pipeline)",
     PROJECT_URL,
-    "MIT",
+    "MIT (spacy-clinical-es; Faker)",
     AUTHOR,
 )
 DISTEMIST = DataSource(

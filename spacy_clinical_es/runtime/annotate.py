@@ -522,6 +522,7 @@ class _Run:
         }
         self.manifest.write(_json_line(entry))
         self.manifest.flush()
+        self.bar.update(1)
 
     def _flush(self, batch: list[Item]) -> None:
         good = [(item.doc_id, item.text) for item in batch if item.failure is None and item.text is not None]
@@ -543,8 +544,10 @@ class _Run:
 
         self._open()
         batch: list[Item] = []
+        # counts documents as they are written (annotated or failed), not as they are read
+        self.bar = tqdm(unit="doc", desc="annotate", disable=not self.options.progress)
         try:
-            for item in tqdm(read_items(self.files, self.options), unit="doc", disable=not self.options.progress):
+            for item in read_items(self.files, self.options):
                 previous = self.done.get(item.key)
                 done = previous is not None and previous.get("status") == "done"
                 if done and previous.get("input_sha256") == item.input_hash:  # failed ones are tried again
@@ -557,6 +560,7 @@ class _Run:
             if batch:
                 self._flush(batch)
         finally:
+            self.bar.close()
             for handle in (self.table, self.failures, self.manifest):
                 if handle is not None:
                     handle.close()
