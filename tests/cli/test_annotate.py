@@ -148,3 +148,20 @@ def test_missing_input_is_a_clear_error(model: Path, tmp_path: Path) -> None:
         app, ["annotate", str(tmp_path / "nowhere"), "--model", str(model), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code == 1 and "Input not found" in result.output
+
+
+def test_cli_starts_without_the_optional_extras() -> None:
+    """`pip install es_clinical_deid` brings no torch: the CLI (every command module) must still import."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "sys.modules.update({'torch': None, 'transformers': None})\n"
+        "sys.argv = ['spacy-clinical-es', 'annotate', '--help']\n"
+        "from spacy_clinical_es.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--format" in result.stdout

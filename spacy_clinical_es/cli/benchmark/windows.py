@@ -7,7 +7,6 @@ from typing import Annotated, Optional
 import typer
 
 from ...evaluation.benchmarks.window_cost import run_window_cost
-from ...evaluation.benchmarks.windows import run_windows
 from . import benchmark_app
 from ._common import invoked_command, user_errors
 
@@ -27,6 +26,9 @@ def windows_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Docs per nlp.pipe batch.")] = 16,
 ) -> None:
     """Cost (wordpieces processed / document wordpieces), words/s and F1 for each window setting."""
+    # imported here: it needs torch (the optional `transformers` extra), and the CLI must start without it
+    from ...evaluation.benchmarks.windows import run_windows
+
     with user_errors():
         run_windows(
             model, data, output=output, window_sizes=window or ["limit", "128"], merges=merge,
