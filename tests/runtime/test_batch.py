@@ -125,11 +125,13 @@ def test_workers_report_failures_and_deaths_without_hanging(tmp_path) -> None:
             (folder / f"n{i:02d}.txt").write_text(note(i), encoding="utf-8")
         (folder / "n03.txt").write_text("BOOM " + note(3), encoding="utf-8")
         (folder / "n07.txt").write_text("CRASH " + note(7), encoding="utf-8")
+        table = tmp_path / "notes.jsonl"
+        table.write_text("".join(json.dumps({"id": f"j{i}", "patient_id": "P", "text": note(i)}) + "\n" for i in range(7)))
         options = RunOptions(key=KEY, n_process=2, batch_size=3, progress=False)
-        summary = run_deid([folder], model, tmp_path / "out", options)
+        summary = run_deid([folder, table], model, tmp_path / "out", options)
     finally:
         faulthandler.cancel_dump_traceback_later()
-    assert (summary.done, summary.failed) == (10, 2)
+    assert (summary.done, summary.failed) == (17, 2)
     assert dict(summary.failures) == {"pipeline_error": 1, "worker_died": 1}
     failures = {f["id"]: f["reason"] for f in lines(tmp_path / "out" / "failures.jsonl")}
     assert failures == {"n03.txt": "pipeline_error", "n07.txt": "worker_died"}
@@ -137,8 +139,9 @@ def test_workers_report_failures_and_deaths_without_hanging(tmp_path) -> None:
     assert written == [f"n{i:02d}.txt" for i in range(12) if i not in (3, 7)]
     # same bytes as one process (without the component that would end this process)
     in_process = make_nlp(("test_runner_raise_on_boom",))
-    single = run_deid([folder], in_process, tmp_path / "one", RunOptions(key=KEY, batch_size=3, progress=False))
-    assert single.done == 11
+    single = run_deid([folder, table], in_process, tmp_path / "one", RunOptions(key=KEY, batch_size=3, progress=False))
+    assert single.done == 18
+    assert (tmp_path / "out" / "notes.jsonl").read_bytes() == (tmp_path / "one" / "notes.jsonl").read_bytes()
     for name in written:
         assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
 
