@@ -1,6 +1,6 @@
 """A Spanish negation/uncertainty cue lexicon learned from annotated sentences (spaCy-free).
 
-Words are compared after :func:`normalize` (lower case, accents and diaeresis removed), so "Asintomático",
+Words are compared after :func:`normalize` (the package's case and accent folding), so "Asintomático",
 "asintomatico" and "ASINTOMÁTICO" are one form: the accent and case variants of every form come for free.
 
 :func:`learn_lexicon` reads training sentences (:class:`Sentence`: words, cues, scopes) and keeps a form
@@ -16,13 +16,13 @@ direction of its scope (``forward``: the scope follows the cue, "no se observan 
 """
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..textfold import fold
 from .schema import CUE_LABELS
 
 FORWARD = "forward"
@@ -33,15 +33,9 @@ DIRECTIONS: tuple[str, ...] = (FORWARD, BACKWARD, NO_SCOPE)
 #: match consumes its words and yields nothing (NegEx's pseudo-negations).
 PSEUDO = "Pseudo"
 
-_STRIP = {ord(c): None for c in "\u0301\u0300\u0308\u0302"}
-
-
 def normalize(word: str) -> str:
-    """Lower case without acute/grave accents, diaeresis or circumflex ("Ñ" stays "ñ")."""
-    lowered = word.lower()
-    if lowered.isascii():
-        return lowered
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", lowered).translate(_STRIP))
+    """The package's accent and case folding (:func:`spacy_clinical_es.textfold.fold`): "Asintomático" → "asintomatico"."""
+    return fold(word)
 
 
 @dataclass(frozen=True)
