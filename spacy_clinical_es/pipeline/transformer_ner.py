@@ -49,6 +49,7 @@ from thinc.types import Floats2d
 from ..errors import ConfigError
 from ..evaluation.scorer import flat_scores, score_docs
 from ..models import registry as _window_registry  # noqa: F401  (registers the window strategies)
+
 # The architecture (models/transformer.py, torch) is found through its spacy_architectures entry point when a
 # config asks for it: importing it here would make every spacy.load import torch (spaCy imports all factory
 # modules), which fails where the optional `transformers` extra is not installed.

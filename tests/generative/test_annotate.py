@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from spacy.tokens import Doc
 
 from spacy_clinical_es.generative import AlignedSpan, JsonFormat, ListFormat, TagFormat
+from spacy_clinical_es.generative.decode import DocPrediction, GenerationCounts
 from spacy_clinical_es.generative.spacy_layer.annotate import (
     COUNTS_KEY,
     aggregate_counts,
@@ -18,7 +19,6 @@ from spacy_clinical_es.generative.spacy_layer.annotate import (
     gold_spans,
     set_predictions,
 )
-from spacy_clinical_es.generative.decode import DocPrediction, GenerationCounts
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 TEXT = "Dolor en mano y pie. Cáncer de mama en varón de 38años."

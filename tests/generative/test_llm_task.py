@@ -10,7 +10,10 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 
 from spacy_clinical_es.errors import ConfigError
-from spacy_clinical_es.generative.spacy_layer.annotate import COUNTS_KEY, aggregate_counts
+from spacy_clinical_es.generative.spacy_layer.annotate import (
+    COUNTS_KEY,
+    aggregate_counts,
+)
 from spacy_clinical_es.generative.spacy_layer.llm_task import GenerativeNERTask
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 

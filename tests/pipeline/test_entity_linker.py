@@ -257,7 +257,10 @@ def test_defaults_are_written_once_in_the_default_config() -> None:
     import inspect
 
     from spacy_clinical_es.linking import AnnOptions, LinkerOptions
-    from spacy_clinical_es.pipeline.entity_linker import DEFAULT_ENTITY_LINKER_CONFIG, ClinicalEntityLinker
+    from spacy_clinical_es.pipeline.entity_linker import (
+        DEFAULT_ENTITY_LINKER_CONFIG,
+        ClinicalEntityLinker,
+    )
 
     params = inspect.signature(ClinicalEntityLinker.__init__).parameters.values()
     assert all(p.default is inspect.Parameter.empty for p in params if p.name != "self")

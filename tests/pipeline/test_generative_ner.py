@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,9 +12,15 @@ from spacy.training import Example
 from spacy.util import registry
 
 from spacy_clinical_es.errors import ConfigError
-from spacy_clinical_es.generative.spacy_layer.annotate import COUNTS_KEY, aggregate_counts
-from spacy_clinical_es.generative.spacy_layer.backends import GenerativeBackend, Seq2SeqBackend
 from spacy_clinical_es.generative.seq2seq import ModelLoadError
+from spacy_clinical_es.generative.spacy_layer.annotate import (
+    COUNTS_KEY,
+    aggregate_counts,
+)
+from spacy_clinical_es.generative.spacy_layer.backends import (
+    GenerativeBackend,
+    Seq2SeqBackend,
+)
 from spacy_clinical_es.pipeline.generative_ner import GenerativeNER
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 

@@ -20,11 +20,11 @@ from spacy.training import Example
 
 from spacy_clinical_es.errors import ConfigError
 from spacy_clinical_es.models import transformer as tr
+from spacy_clinical_es.models.tiny import build_tiny_encoder
 from spacy_clinical_es.pipeline.transformer_ner import (
     TransformerNER,
     load_token_classifier,
 )
-from spacy_clinical_es.models.tiny import build_tiny_encoder
 
 TRAIN = [
     (
