@@ -151,3 +151,27 @@ def test_cli_command_writes_the_metrics(detector, tmp_path: Path) -> None:
 def test_long_text_has_the_size_asked() -> None:
     assert len(long_text(["abc", "defgh"], 1000)) == 1000
     assert long_text(["abc"], 5) == "abc\n\n"
+
+
+def test_clinical_mentions_are_moved_onto_the_meddocan_dev_texts() -> None:
+    """Real corpora (skipped without them): DisTEMIST/MedProcNER/SympTEMIST mentions land on the same words."""
+    from spacy_clinical_es.corpora.readers import iter_corpus
+    from spacy_clinical_es.corpora.representation import document_to_doc
+    from spacy_clinical_es.errors import DataDirError
+
+    try:
+        dev = list(iter_corpus("meddocan", "dev"))
+        distemist = {d.id: d for d in iter_corpus("distemist", "train")}
+    except DataDirError:
+        pytest.skip("the corpora are not in the data directory")
+    nlp = make_clinical_nlp()
+    shared = [d for d in dev if d.id in distemist][:3]
+    docs = [document_to_doc(d, nlp) for d in shared]
+    mentions, counts = bench.clinical_mentions(docs)
+    assert counts["documents"]["shared_with_any"] == 3 and sum(counts["mapped"].values()) > 30
+    for index, doc in enumerate(docs):
+        texts = {doc.text[m.start : m.end] for m in mentions[index] if m.type == "disease" and len(m.fragments) == 1}
+        source = distemist[shared[index].id]
+        expected = {a.text for a in source.annotations if len(a.fragments) == 1}
+        assert texts and texts <= expected  # every mapped mention reads the same on the MEDDOCAN text
+        assert shared[index].text != source.text  # the MEDDOCAN text differs (synthetic header, edits)
