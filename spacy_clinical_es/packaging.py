@@ -202,8 +202,8 @@ PRODUCTS: dict[str, Product] = {
             "clinical_es_entity_linker": (MEDPROCNER, DISTEMIST, SNOMED_CT, CIE10),
             "clinical_entity_linker": (MEDPROCNER, DISTEMIST, SNOMED_CT, CIE10),  # the factory's earlier name
             "clinical_es_discontinuous_ner": (CODIESP,),
-            "negation": (NUBES,),
-            "clinical_negation": (NUBES,),
+            "clinical_es_context": (NUBES,),  # negation / uncertainty, trained or learned from NUBes
+            "clinical_context": (NUBES,),  # its earlier name
         },
         path_vars=("concept_model", "nested_model", "discontinuous_model", "snomed_kb", "cie10_kb"),
         usage=(

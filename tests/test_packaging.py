@@ -100,7 +100,7 @@ def test_concepts_sources_carry_the_licences_to_check() -> None:
     assert "CC BY 4.0" in licences
     checks = " ".join(source.check for source in sources)
     assert "WHO" in checks and "SNOMED" in checks
-    nubes = product_sources(product, ["clinical_negation"])
+    nubes = product_sources(product, ["clinical_es_context"])
     assert [source.license for source in nubes] == ["CC BY-SA 3.0 ES"]
 
 

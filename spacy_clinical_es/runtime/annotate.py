@@ -113,11 +113,7 @@ def _context_fields(nlp: Language | None) -> bool:
     """Whether a component of ``nlp`` sets ``span._.negated`` / ``span._.uncertain``."""
     if nlp is None or not Span.has_extension("negated"):
         return False
-    for name in nlp.pipe_names:
-        meta = nlp.get_pipe_meta(name)
-        if "span._.negated" in meta.assigns or meta.factory.endswith("clinical_context"):
-            return True
-    return False
+    return any("span._.negated" in nlp.get_pipe_meta(name).assigns for name in nlp.pipe_names)
 
 
 def concept_records(

@@ -165,3 +165,20 @@ def test_cli_starts_without_the_optional_extras() -> None:
     result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "--format" in result.stdout
+
+
+def test_negated_and_uncertain_are_reported_when_a_component_sets_them() -> None:
+    from spacy.tokens import Span
+
+    import spacy_clinical_es.pipeline.clinical_context  # noqa: F401  (registers span._.negated / _.uncertain)
+
+    nlp = make_clinical_nlp()
+    doc = nlp("No hay fiebre ni tos.")
+    fever, cough = doc.char_span(7, 13, "ENFERMEDAD"), doc.char_span(17, 20, "ENFERMEDAD")
+    doc.spans["concepts"] = [Span(doc, fever.start, fever.end, "ENFERMEDAD", span_id="C1"),
+                             Span(doc, cough.start, cough.end, "ENFERMEDAD", span_id="C2")]
+    doc.spans["concepts"][0]._.negated = True
+    doc.spans["concepts"][1]._.uncertain = True
+    records = concept_records(doc, "d", context=True)
+    assert [(r["negated"], r["uncertain"]) for r in records] == [(True, False), (False, True)]
+    assert "negated" not in concept_records(doc, "d")[0]  # no context component: no field
