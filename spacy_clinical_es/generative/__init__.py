@@ -1,6 +1,7 @@
 """Generative NER: a model writes the entities, the package aligns them back to the text.
 
-spaCy-free (imported here): :mod:`.formats` (List/Tag/JSON renderers and
+spaCy-free (imported here): :mod:`.types` (the value types: spans, items,
+parse results, the OutputFormat protocol, problem reasons), :mod:`.formats` (List/Tag/JSON renderers and
 never-raising parsers), :mod:`.align` (aligner, hallucination counts),
 :mod:`.chunks` (chunk planning, round trip), :mod:`.decode` (per-document
 decoding and counts), :mod:`.prompts` (seq2seq and Spanish LLM prompts,
@@ -17,17 +18,8 @@ The component is :mod:`spacy_clinical_es.pipeline.generative_ner`.
 from .align import AlignedSpan, AlignResult, align, normalize
 from .chunks import RoundTrip, plan_chunks, round_trip, round_trip_counts, split_spans
 from .decode import DocPrediction, GenerationCounts, decode_chunks
-from .formats import (
-    FORMATS,
-    NO_ENTITIES,
-    GoldSpan,
-    Item,
-    JsonFormat,
-    ListFormat,
-    OutputFormat,
-    ParseResult,
-    TagFormat,
-)
+from .formats import FORMATS, JsonFormat, ListFormat, TagFormat
+from .types import NO_ENTITIES, GoldSpan, Item, OutputFormat, ParseResult
 
 __all__ = [
     "FORMATS",

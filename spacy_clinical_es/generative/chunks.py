@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 from ..corpora.builders.common import sentence_spans
 from ..errors import ConfigError
 from .align import AlignResult, align
-from .formats import TAG_LIKE_TEXT, GoldSpan, OutputFormat, SpanLike, to_gold_spans
+from .formats import to_gold_spans
+from .types import TAG_LIKE_TEXT, GoldSpan, OutputFormat, SpanLike
 
 CROSSES_CHUNK = "crosses_chunk"
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .align import AlignedSpan, align
-from .formats import OutputFormat
+from .types import OutputFormat
 
 DUPLICATE_SPAN = "duplicate_span"
 MISSING_OUTPUT = "missing_output"

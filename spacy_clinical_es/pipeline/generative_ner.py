@@ -34,10 +34,10 @@ from thinc.api import Config
 from ..errors import ConfigError
 from ..evaluation.scorer import flat_scores, score_docs
 from ..generative.decode import DocPrediction, GenerationCounts, decode_chunks
-from ..generative.formats import OutputFormat
 from ..generative.spacy_layer import registry as _formats  # noqa: F401 (registers the formats)
 from ..generative.spacy_layer.annotate import doc_chunks, set_predictions
 from ..generative.spacy_layer.backends import GenerativeBackend
+from ..generative.types import OutputFormat
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from spacy.tokens import Doc, Span
 from ...corpora.representation import USER_DATA_KEY, choose_ents
 from ..chunks import plan_chunks, split_spans
 from ..decode import DocPrediction, GenerationCounts
-from ..formats import Fragments, OutputFormat, SpanLike
+from ..types import Fragments, OutputFormat, SpanLike
 
 COUNTS_KEY = "spacy_clinical_es.generative"
 

@@ -39,8 +39,9 @@ import spacy
 from spacy.tokens import Doc, DocBin
 
 from ...errors import ConfigError
-from ..formats import FORMATS, OutputFormat
+from ..formats import FORMATS
 from ..prompts import resolve_seq2seq_template, seq2seq_prompt
+from ..types import OutputFormat
 from .annotate import ChunkExample, chunk_examples, example_counts
 
 logger = logging.getLogger(__name__)

@@ -49,8 +49,9 @@ from spacy.training import Example
 
 from ...errors import ConfigError
 from ..decode import decode_chunks
-from ..formats import OutputFormat, TagFormat
+from ..formats import TagFormat
 from ..prompts import SPANISH_LLM_TEMPLATE, ExampleSelector, LLMPrompt, PromptExample
+from ..types import OutputFormat
 from . import registry as _formats  # noqa: F401 (registers the formats)
 from .annotate import chunk_examples, doc_chunks, set_predictions
 
