@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
 import srsly
@@ -44,9 +44,9 @@ from thinc.types import Floats2d
 
 from ..errors import ConfigError
 from .lexicon import CueLexicon, Sentence, TokenSpan, learn_lexicon, normalize
-from .schema import GENERIC_SCOPE_LABEL
+from .schema import GENERIC_SCOPE_LABEL, NEGATION, UNCERTAINTY
 from .scope import ContextResult, ScopeRules, find_context, learn_scope_rules
-from .tagging import HEADS, N_COLUMNS, decode, encode
+from .tagging import HEADS, N_COLUMNS, best_tags, decode, encode
 
 _normalize = lru_cache(maxsize=200_000)(normalize)
 
@@ -232,9 +232,19 @@ class ContextTagger:
 
     is_trainable = True
 
-    def __init__(self, model: Model[list[Doc], list[Floats2d]]) -> None:
+    def __init__(
+        self, model: Model[list[Doc], list[Floats2d]], *, cue_threshold: float | None = None,
+        scope_threshold: float | None = None,
+    ) -> None:  # fmt: skip
+        for value in (cue_threshold, scope_threshold):
+            if value is not None and not 0.0 < value < 1.0:
+                raise ConfigError("ContextTagger: cue_threshold and scope_threshold must be null or within (0, 1)")
         self.model = model
         self.cfg: dict[str, Any] = {"heads": [[name, list(tags)] for name, tags in HEADS]}
+        # Decoding settings come from the config (not saved with the weights), so they can be changed at load.
+        self.thresholds: dict[str, float | None] = {
+            "cues": cue_threshold, NEGATION: scope_threshold, UNCERTAINTY: scope_threshold,
+        }  # fmt: skip
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, cues_key: str, scopes_key: str) -> None:
         """Initialize the model on a sample of the examples (the tag sets are fixed by the scheme)."""
@@ -267,8 +277,7 @@ class ContextTagger:
             tags: dict[str, list[str]] = {}
             offset = 0
             for name, tagset in HEADS:
-                best = array[:, offset : offset + len(tagset)].argmax(axis=1) if len(doc) else []
-                tags[name] = [tagset[i] for i in best]
+                tags[name] = best_tags(array[:, offset : offset + len(tagset)], tagset, self.thresholds[name])
                 offset += len(tagset)
             results.append(decode(tags))
         return results
@@ -365,9 +374,16 @@ def create_context_rules(
 
 
 @registry.misc("spacy_clinical_es.ContextTagger.v1")
-def create_context_tagger(model: Model[list[Doc], list[Floats2d]]) -> ContextTagger:
-    """Trained: cue and scope taggers; ``model`` usually ``spacy_clinical_es.ContextTaggerModel.v1``."""
-    return ContextTagger(model)
+def create_context_tagger(
+    model: Model[list[Doc], list[Floats2d]],
+    cue_threshold: Optional[float] = None,
+    scope_threshold: Optional[float] = None,
+) -> ContextTagger:
+    """Trained: cue and scope taggers; ``model`` usually ``spacy_clinical_es.ContextTaggerModel.v1``.
+
+    ``cue_threshold`` / ``scope_threshold``: decoding (:func:`~.tagging.best_tags`); null = most probable tag.
+    """
+    return ContextTagger(model, cue_threshold=cue_threshold, scope_threshold=scope_threshold)
 
 
 @registry.architectures("spacy_clinical_es.ContextTaggerModel.v1")

@@ -15,6 +15,7 @@ with no cue of its polarity in the sentence is dropped (a scope without a cue is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from .lexicon import TokenSpan
 from .schema import CUE_LABELS, CUE_POLARITY, NEGATION, POLARITIES, SCOPE_LABELS
@@ -87,3 +88,18 @@ def _distance(cue: TokenSpan, start: int, end: int) -> int:
     if start >= cue.end:
         return start - cue.end
     return 0
+
+
+def best_tags(probs: Any, tagset: Sequence[str], threshold: float | None = None) -> list[str]:
+    """Tags of one head from its ``(n_tokens, len(tagset))`` probabilities (column 0 is ``O``).
+
+    ``threshold`` None: the most probable tag. Otherwise a token gets the most probable non-``O`` tag when the
+    probability of not being ``O`` is at least ``threshold`` (below 0.5: more recall), else ``O``.
+    """
+    if len(probs) == 0:
+        return []
+    if threshold is None:
+        return [tagset[i] for i in probs.argmax(axis=1)]
+    inside = 1.0 - probs[:, 0]
+    best = probs[:, 1:].argmax(axis=1) + 1
+    return [tagset[int(b)] if p >= threshold else tagset[0] for b, p in zip(best, inside)]

@@ -36,3 +36,15 @@ def test_decode_drops_scopes_without_a_cue_of_their_polarity() -> None:
 def test_decode_starts_a_cue_on_a_stray_inside_tag() -> None:
     result = decode({"cues": ["I-NegLex", "I-NegLex", "B-NegSyn"], "negation": ["O"] * 3, "uncertainty": ["O"] * 3})
     assert [(c.start, c.end, c.label) for c in result.cues] == [(0, 2, "NegLex"), (2, 3, "NegSyn")]
+
+
+def test_best_tags_argmax_or_threshold_on_not_outside() -> None:
+    import numpy as np
+
+    from spacy_clinical_es.context.tagging import best_tags
+
+    tagset = ("O", "DISO", "Phrase")
+    probs = np.asarray([[0.6, 0.3, 0.1], [0.2, 0.3, 0.5], [0.9, 0.05, 0.05]], dtype="float32")
+    assert best_tags(probs, tagset) == ["O", "Phrase", "O"]
+    assert best_tags(probs, tagset, 0.3) == ["DISO", "Phrase", "O"]
+    assert best_tags(probs[:0], tagset, 0.3) == []

@@ -171,3 +171,9 @@ def test_rules_update_is_a_no_op(rules_nlp) -> None:
     losses = pipe.update(_examples(rules_nlp, TRAIN[:1]))
     assert losses == {"clinical_context": 0.0}
     assert pipe.implementation.lexicon.to_records() == before
+
+
+def test_tagger_thresholds_are_checked() -> None:
+    nlp = make_clinical_nlp()
+    with pytest.raises(ConfigError, match="threshold"):
+        nlp.add_pipe("clinical_es_context", config={"implementation": {**TAGGER, "scope_threshold": 1.5}})
