@@ -17,7 +17,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ClinicalEsError
 from ..runtime.annotate import (
     FAILURES_NAME,
     FORMATS,
@@ -26,13 +25,14 @@ from ..runtime.annotate import (
     run_annotate,
 )
 from . import app
+from ._runner import Inputs, model_target, run_errors
 
 logger = logging.getLogger(__name__)
 
 
 @app.command("annotate")
 def annotate_command(
-    inputs: Annotated[list[Path], typer.Argument(help=".txt files, folders (recursive *.txt), .jsonl or .csv files.")],
+    inputs: Inputs,
     model: Annotated[str, typer.Option("--model", "-m", help="Installed pipeline name or pipeline directory.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     output_format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "jsonl",
@@ -58,15 +58,8 @@ def annotate_command(
         format=output_format, with_text=with_text, spans_key=spans_key, batch_size=batch_size, resume=resume,
         encoding=encoding,
     )
-    target = Path(model) if Path(model).exists() else model
-    try:
-        summary = run_annotate(inputs, target, out, options)  # type: ignore[arg-type]
-    except ClinicalEsError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(code=1) from err
-    except OSError as err:
-        typer.echo(f"Error: cannot load the model or read/write files ({type(err).__name__}: {err.strerror or err})", err=True)
-        raise typer.Exit(code=1) from err
+    with run_errors():
+        summary = run_annotate(inputs, model_target(model), out, options)  # type: ignore[arg-type]
     where = out / TABLE_NAMES.get(output_format, "brat")
     typer.echo(f"Annotated {summary.documents} documents ({summary.concepts} concepts) into {where}")
     if summary.skipped:

@@ -37,7 +37,6 @@ import typer
 from spacy.tokens import Doc
 
 from ..deid import ReplacementPolicy
-from ..errors import ClinicalEsError
 from ..pipeline.deid_randomizer import DEFAULT_KEY_ENV, DeidRandomizer
 from ..runtime.batch import (
     AUDIT_NAME,
@@ -54,6 +53,7 @@ from ..runtime.batch import (
 )
 from ..runtime.io import RunnerError, check_key, read_key_file
 from . import app
+from ._runner import Inputs, run_errors
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def randomizer_settings(
 
 @app.command("deid")
 def deid_command(
-    inputs: Annotated[list[Path], typer.Argument(help=".txt files, folders (recursive *.txt), .jsonl or .csv files.")],
+    inputs: Inputs,
     model: Annotated[Path, typer.Option("--model", "-m", help="Pipeline directory that sets the PHI spans.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (never a symlink).")],
     mode: Annotated[
@@ -234,7 +234,7 @@ def deid_command(
     """
     if keep_originals:
         logger.warning("--keep-originals: %s will contain the original PHI (written with mode 600).", AUDIT_NAME)
-    try:
+    with run_errors():
         if id_map is not None and not hash_ids:
             raise RunnerError("--id-map needs --hash-ids.")
         options = RunOptions(
@@ -258,12 +258,6 @@ def deid_command(
             randomizer=randomizer_settings(policy, no_recall=no_recall, recall_threshold=recall_threshold, keep_relatives=keep_relatives),
         )
         summary = run_deid(inputs, model, out, options)
-    except ClinicalEsError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(code=1) from err
-    except OSError as err:
-        typer.echo(f"Error: cannot load the model or read/write files ({type(err).__name__}: {err.strerror or err})", err=True)
-        raise typer.Exit(code=1) from err
     print_summary(summary, out)
     if summary.exit_code:
         raise typer.Exit(code=summary.exit_code)

@@ -29,6 +29,7 @@ from ..runtime.annotate import AnnotateOptions, concept_records, read_items
 from ..runtime.batch import collect_inputs, find_randomizer, piece_audit
 from ..runtime.io import atomic_write
 from . import app
+from ._runner import Inputs, model_target, run_errors
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ REVIEW_PAGE = "deid_review.html"
 def _load(model: str) -> Language:
     import spacy
 
-    return spacy.load(Path(model) if Path(model).exists() else model)
+    return spacy.load(model_target(model))
 
 
 def _has_randomizer(nlp: Language) -> bool:
@@ -94,7 +95,7 @@ def build_pages(
 
 @app.command("visualize")
 def visualize_command(
-    inputs: Annotated[list[Path], typer.Argument(help=".txt files, folders (recursive *.txt), .jsonl or .csv files.")],
+    inputs: Inputs,
     model: Annotated[str, typer.Option("--model", "-m", help="Pipeline (installed name or directory) to show.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the HTML pages.")],
     deid_model: Annotated[
@@ -103,19 +104,13 @@ def visualize_command(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many documents.")] = 50,
 ) -> None:
     """Write HTML pages (displaCy concepts; de-identification review) for INPUTS into OUT."""
-    try:
+    with run_errors():
         documents, failed = read_documents(inputs, limit=limit)
         nlp = _load(model)
         deid = _load(deid_model) if deid_model else None
         if deid is not None and not _has_randomizer(deid):
             raise typer.BadParameter("--deid-model has no deid_randomizer", param_hint="--deid-model")
         pages = build_pages(documents, nlp, out, deid_model=deid)
-    except ClinicalEsError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(code=1) from err
-    except OSError as err:
-        typer.echo(f"Error: cannot load the model or read/write files ({type(err).__name__}: {err.strerror or err})", err=True)
-        raise typer.Exit(code=1) from err
     for page in pages:
         typer.echo(f"Wrote {page.resolve().as_uri()}")
     if failed:

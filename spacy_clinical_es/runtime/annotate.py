@@ -8,8 +8,9 @@ Two layers, as :mod:`spacy_clinical_es.runtime.batch` for ``deid``:
   a reason).
 * :func:`run_annotate` — the ``annotate`` CLI run over files, built on the
   runner's public helpers (:func:`~.batch.collect_inputs`,
-  :func:`~.io.decode_document`, :func:`~.io.atomic_write`,
-  :func:`~.io.open_private_append`, :func:`~.io.truncate_file`): the same
+  :func:`~.io.decode_document`, :func:`~.io.jsonl_records`,
+  :func:`~.io.csv_rows`, :func:`~.io.atomic_write`, and the
+  :class:`~.manifest.RunJournal` of ``deid``): the same
   inputs (``.txt`` files, folders of them, ``.jsonl``/``.csv`` with a
   ``text`` column) and the same bad-input rules (a document that cannot be
   decoded, is empty or binary, or a record without a string ``text``, is
@@ -53,31 +54,37 @@ from spacy.tokens import Doc, Span
 from .. import __version__
 from ..corpora.annotations import Annotation, Document
 from ..corpora.brat import format_ann
-from .batch import DEFAULT_MAX_CHARS, EXIT_FAILED, InputFile, collect_inputs
+from .batch import DEFAULT_MAX_CHARS, InputFile, collect_inputs
 from .io import (
     DocumentFailure,
     RunnerError,
     atomic_write,
+    check_length,
     check_no_symlink,
-    decode_bytes,
+    csv_rows,
     decode_document,
+    jsonl_records,
     make_dirs,
-    open_private_append,
-    remove_stale_temporaries,
+    row_hash,
     sha256_hex,
-    truncate_file,
     validate_text,
+)
+from .manifest import (  # noqa: F401
+    FAILURES_NAME,
+    MANIFEST_NAME,
+    RunJournal,
+    exit_code,
+    json_line,
+    model_fingerprint,
+    prepare_out_dir,
 )
 
 logger = logging.getLogger(__name__)
 
 FORMATS = ("jsonl", "csv", "brat")
 CONCEPTS_KEY = "concepts"
-MANIFEST_NAME = "manifest.jsonl"
-FAILURES_NAME = "failures.jsonl"
 TABLE_NAMES = {"jsonl": "concepts.jsonl", "csv": "concepts.csv"}
 BRAT_DIR = "brat"
-MANIFEST_VERSION = 1
 CSV_COLUMNS = (
     "doc_id", "concept_id", "start", "end", "label", "code_system", "code", "score", "codes", "fragments",
     "nested_in", "negated", "uncertain", "text",
@@ -261,8 +268,8 @@ class AnnotateSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every document was annotated, :data:`~.batch.EXIT_FAILED` when some failed."""
-        return EXIT_FAILED if self.failed else 0
+        """0 when every document was annotated, :data:`~.manifest.EXIT_FAILED` when some failed."""
+        return exit_code(self.failed)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "labels": dict(self.labels), "failures": dict(self.failures)}
@@ -282,25 +289,11 @@ class Item:
 
 
 def _settings_hash(model: Path | Language, options: AnnotateOptions) -> str:
-    if isinstance(model, Language):
-        model_id = hashlib.sha256(model.config.to_str().encode("utf-8")).hexdigest()
-    else:
-        digest = hashlib.sha256()
-        for name in ("config.cfg", "meta.json"):
-            path = Path(model) / name
-            if path.exists():
-                digest.update(path.read_bytes())
-        model_id = digest.hexdigest() if digest.digest() != hashlib.sha256().digest() else str(model)
     settings = {
-        "version": __version__, "model": model_id, "format": options.format, "with_text": options.with_text,
+        "version": __version__, "model": model_fingerprint(model, name_fallback=True), "format": options.format, "with_text": options.with_text,
         "spans_key": options.spans_key, "encoding": options.encoding, "max_chars": options.max_chars,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def _check_length(text: str, limit: int) -> None:
-    if limit and len(text) > limit:
-        raise DocumentFailure("too_long", f"{len(text)} characters, more than --max-chars {limit}")
 
 
 def read_items(files: Sequence[InputFile], options: AnnotateOptions) -> Iterator[Item]:
@@ -311,7 +304,7 @@ def read_items(files: Sequence[InputFile], options: AnnotateOptions) -> Iterator
             item = Item(f.name, f.name, f, 0, sha256_hex(raw))
             try:
                 item.text, _ = decode_document(raw, options.encoding)
-                _check_length(item.text, options.max_chars)
+                check_length(item.text, options.max_chars)
             except DocumentFailure as failure:
                 item.failure = failure
             yield item
@@ -328,54 +321,30 @@ def _record_item(f: InputFile, line: int, raw_hash: str, record: Any, options: A
     raw_id = record.get("id")
     item = Item(key, str(raw_id) if raw_id not in (None, "") else key, f, line, raw_hash, text=record["text"])
     try:
-        _check_length(item.text, options.max_chars)
+        check_length(item.text, options.max_chars)
     except DocumentFailure as failure:
         item.failure, item.text = failure, None
     return item
 
 
 def _jsonl_items(f: InputFile, options: AnnotateOptions) -> Iterator[Item]:
-    with f.source.open("rb") as handle:
-        for line, raw in enumerate(handle, start=1):
-            body = raw.rstrip(b"\r\n")
-            if line == 1 and body.startswith(b"\xef\xbb\xbf"):
-                body = body[3:]
-            if not body.strip():
-                continue
-            raw_hash = sha256_hex(body)
-            try:
-                text, _ = decode_bytes(body, options.encoding)
-                record = json.loads(text)
-            except DocumentFailure as failure:
-                key = f"{f.name}:{line}"
-                yield Item(key, key, f, line, raw_hash, failure=failure)
-                continue
-            except ValueError:
-                record = None
-            yield _record_item(f, line, raw_hash, record, options)
+    for line, raw_hash, record, _, failure in jsonl_records(f.source, options.encoding):
+        if failure is not None:
+            key = f"{f.name}:{line}"
+            yield Item(key, key, f, line, raw_hash, failure=failure)
+            continue
+        yield _record_item(f, line, raw_hash, record, options)
 
 
 def _csv_items(f: InputFile, options: AnnotateOptions) -> Iterator[Item]:
     raw = f.source.read_bytes()
     try:
-        if b"\x00" in raw:
-            raise DocumentFailure("binary", f"NUL byte at byte {raw.index(0)}")
-        text, _ = decode_bytes(raw, options.encoding)
-        reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-        if reader.fieldnames is None or "text" not in reader.fieldnames:
-            raise DocumentFailure("bad_record", "the CSV file has no 'text' column")
-        rows = list(reader)
-    except (DocumentFailure, csv.Error) as failure:
-        if isinstance(failure, csv.Error):
-            failure = DocumentFailure("bad_record", "the CSV file cannot be parsed")
+        rows, _ = csv_rows(raw, options.encoding)
+    except DocumentFailure as failure:
         yield Item(f.name, f.name, f, 0, sha256_hex(raw), failure=failure)
         return
     for number, row in enumerate(rows, start=1):
-        yield _record_item(f, number, sha256_hex(json.dumps(row, sort_keys=True).encode("utf-8")), row, options)
-
-
-def _json_line(obj: Any) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+        yield _record_item(f, number, row_hash(row), row, options)
 
 
 def _csv_line(values: Sequence[Any]) -> bytes:
@@ -428,59 +397,20 @@ class _Run:
 
             self.nlp = spacy.load(model)
         self.summary = AnnotateSummary()
-        self.done: dict[str, dict[str, Any]] = {}
 
     def _open(self) -> None:
-        out = self.out
-        if out.is_symlink():
-            raise RunnerError(f"--out {out} is a symlink; give a real folder (the runner never writes through symlinks).")
-        if out.exists() and not out.is_dir():
-            raise RunnerError(f"--out {out} exists and is not a folder.")
-        out.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(out)
-        ends = {"table_end": 0, "failures_end": 0}
-        manifest = out / MANIFEST_NAME
-        if self.options.resume and manifest.exists():
-            ends = self._load_manifest(manifest)
-        resume = self.options.resume and bool(self.done)
-        self.manifest = open_private_append(manifest, truncate=not resume)
-        if not resume:
-            self.manifest.write(_json_line({"manifest": MANIFEST_VERSION, "settings_sha256": self.settings}))
         table_name = TABLE_NAMES.get(self.options.format)
+        prepare_out_dir(self.out, names=(table_name,) if table_name else ())
+        self.journal = RunJournal(
+            self.out, self.settings, end_keys=("table_end",), settings="model, format, options"
+        )
+        self.journal.open(self.options.resume)
         self.table: IO[bytes] | None = None
         if table_name is not None:
-            path = out / table_name
-            if resume:
-                truncate_file(path, ends["table_end"])
-            self.table = open_private_append(path, truncate=not resume)
+            self.table = self.journal.open_journal(table_name, "table_end")
             if self.options.format == "csv" and self.table.tell() == 0:
                 self.table.write(_csv_line(CSV_COLUMNS))
-        if resume:
-            truncate_file(out / FAILURES_NAME, ends["failures_end"])
-        self.failures = open_private_append(out / FAILURES_NAME, truncate=not resume)
-
-    def _load_manifest(self, path: Path) -> dict[str, int]:
-        ends = {"table_end": 0, "failures_end": 0}
-        data = path.read_bytes()
-        good, pos, header = 0, 0, False
-        while (nl := data.find(b"\n", pos)) >= 0:
-            try:
-                entry = json.loads(data[pos:nl])
-            except ValueError:
-                break
-            if not header:
-                header = True
-                if entry.get("settings_sha256") != self.settings:
-                    raise RunnerError(
-                        f"{path} was written with other settings (model, format, options); "
-                        "run without --resume or use a new --out folder."
-                    )
-            else:
-                self.done[entry["key"]] = entry
-                ends = {"table_end": entry["table_end"], "failures_end": entry["failures_end"]}
-            pos = good = nl + 1
-        truncate_file(path, good)
-        return ends
+        self.journal.open_failures()
 
     def _write(self, item: Item, result: AnnotateResult) -> None:
         if result.ok:
@@ -494,7 +424,7 @@ class _Run:
             else:
                 assert self.table is not None
                 for record in result.records:
-                    line = _json_line(record) if self.options.format == "jsonl" else _csv_line(_csv_row(record))
+                    line = json_line(record) if self.options.format == "jsonl" else _csv_line(_csv_row(record))
                     self.table.write(line)
             self.summary.documents += 1
             self.summary.concepts += len(result.records)
@@ -502,22 +432,18 @@ class _Run:
             status = "done"
         else:
             where = {"source": str(item.file.source), **({"line": item.line} if item.line else {})}
-            self.failures.write(_json_line({"id": item.doc_id, **where, "reason": result.reason, "detail": result.detail}))
+            self.journal.fail(item.doc_id, where, result.reason, result.detail)
             self.summary.failed += 1
             self.summary.failures[result.reason or "unknown"] += 1
             self.summary.failed_documents.append(item.doc_id)
-            logger.warning("%s: failed (%s: %s)", item.doc_id, result.reason, result.detail)
             status = "failed"
-        for handle in (self.table, self.failures):
-            if handle is not None:
-                handle.flush()
+        if self.table is not None:
+            self.table.flush()
         entry = {
             "key": item.key, "id": item.doc_id, "input_sha256": item.input_hash, "status": status,
             "concepts": len(result.records),
-            "table_end": self.table.tell() if self.table is not None else 0, "failures_end": self.failures.tell(),
         }
-        self.manifest.write(_json_line(entry))
-        self.manifest.flush()
+        self.journal.record(entry)
         self.bar.update(1)
 
     def _flush(self, batch: list[Item]) -> None:
@@ -544,9 +470,8 @@ class _Run:
         self.bar = tqdm(unit="doc", desc="annotate", disable=not self.options.progress)
         try:
             for item in read_items(self.files, self.options):
-                previous = self.done.get(item.key)
-                done = previous is not None and previous.get("status") == "done"
-                if done and previous.get("input_sha256") == item.input_hash:  # failed ones are tried again
+                previous = self.journal.matching(item.key, item.input_hash)
+                if previous is not None and previous.get("status") == "done":  # failed ones are tried again
                     self.summary.skipped += 1
                     continue
                 batch.append(item)
@@ -557,9 +482,7 @@ class _Run:
                 self._flush(batch)
         finally:
             self.bar.close()
-            for handle in (self.table, self.failures, self.manifest):
-                if handle is not None:
-                    handle.close()
+            self.journal.close(fsync=self.options.fsync)
         return self.summary
 
 

@@ -22,7 +22,8 @@ replaced atomically): ``manifest.jsonl`` (a header with the settings hash,
 then one line per document: ``key``, ``id``, ``input_sha256``, ``output``,
 ``status`` ``done``/``failed``, and the sizes the audit, failures and table
 journal had after it, so a resumed run cuts what a killed run wrote after its
-last manifest line), ``deid_audit.jsonl``, ``failures.jsonl``, and the
+last manifest line; kept by :class:`~.manifest.RunJournal`, shared with
+``annotate``), ``deid_audit.jsonl``, ``failures.jsonl``, and the
 de-identified documents. JSONL/CSV outputs are written to a hidden journal
 (``.NAME.deid-partial``) and renamed when the whole input file is done.
 """
@@ -58,34 +59,42 @@ from .io import (
     DocumentFailure,
     RunnerError,
     atomic_write,
+    check_length,
     check_no_symlink,
-    decode_bytes,
+    csv_rows,
     decode_document,
     dir_mode,
     file_mode,
+    jsonl_records,
     make_dirs,
     open_private_append,
-    remove_stale_temporaries,
+    row_hash,
     sha256_hex,
     truncate_file,
     validate_text,
+)
+from .manifest import (  # noqa: F401  (MANIFEST_NAME, FAILURES_NAME, EXIT_*: imported from here by the CLI and tests)
+    EXIT_FAILED,
+    EXIT_LEAKS,
+    FAILURES_NAME,
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    RunJournal,
+    exit_code,
+    json_line,
+    model_fingerprint,
+    prepare_out_dir,
 )
 
 logger = logging.getLogger(__name__)
 
 AUDIT_NAME = "deid_audit.jsonl"
-MANIFEST_NAME = "manifest.jsonl"
-FAILURES_NAME = "failures.jsonl"
 RANDOMIZER_NAME = "deid_randomizer"
 PARTIAL_SUFFIX = ".deid-partial"
-MANIFEST_VERSION = 1
 #: Documents longer than this are processed in pieces (0: never split).
 DEFAULT_PIECE_CHARS = 100_000
 #: Documents longer than this are refused (``too_long``); 0: no limit.
 DEFAULT_MAX_CHARS = 10_000_000
-#: Exit codes of a run: some document failed / some document was written with unresolved leaks.
-EXIT_FAILED = 3
-EXIT_LEAKS = 4
 #: How often worker processes may die before the run gives up.
 MAX_POOL_RESTARTS = 20
 TABLE_SUFFIXES = (".jsonl", ".csv")
@@ -458,11 +467,7 @@ class RunSummary:
     @property
     def exit_code(self) -> int:
         """0: all written; :data:`EXIT_FAILED`: some failed; :data:`EXIT_LEAKS`: some written with unresolved leaks."""
-        if self.failed:
-            return EXIT_FAILED
-        if self.leaky_documents:
-            return EXIT_LEAKS
-        return 0
+        return exit_code(self.failed, self.leaky_documents)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -558,13 +563,6 @@ class _Table:
     resuming: bool = True  # still inside the prefix of records done by an earlier run
 
 
-def _json_line(obj: Any) -> bytes:
-    try:
-        return (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        return (json.dumps(obj, ensure_ascii=True) + "\n").encode("ascii")
-
-
 class _Runner:
     """One ``deid`` run over files (see :func:`run_deid`)."""
 
@@ -629,15 +627,7 @@ class _Runner:
         return targets
 
     def _settings_hash(self) -> str:
-        if isinstance(self.model, Language):
-            model_id = hashlib.sha256(self.model.config.to_str().encode("utf-8")).hexdigest()
-        else:
-            digest = hashlib.sha256()
-            for name in ("config.cfg", "meta.json"):
-                path = Path(self.model) / name
-                if path.exists():
-                    digest.update(path.read_bytes())
-            model_id = digest.hexdigest()
+        model_id = model_fingerprint(self.model)
         key_id = None
         if self.options.key:
             key_id = hmac.new(self.options.key.encode("utf-8", "surrogatepass"), b"fingerprint", "sha256").hexdigest()[:16]
@@ -661,79 +651,22 @@ class _Runner:
 
     def _open_outputs(self) -> None:
         out = self.out_dir
-        if out.is_symlink():
-            raise RunnerError(f"--out {out} is a symlink; give a real folder (the runner never writes through symlinks).")
-        if out.exists() and not out.is_dir():
-            raise RunnerError(f"--out {out} exists and is not a folder.")
-        out.mkdir(parents=True, exist_ok=True, mode=self.dmode)
-        for name in (MANIFEST_NAME, AUDIT_NAME, FAILURES_NAME):
-            if (out / name).is_symlink():
-                raise RunnerError(f"{out / name} is a symlink; the runner never writes through symlinks.")
-        removed = remove_stale_temporaries(out)
-        if removed:
-            logger.info("Removed %d temporary file(s) left by an interrupted run.", removed)
-        self.entries: dict[str, dict[str, Any]] = {}
-        ends = {"audit_end": 0, "failures_end": 0}
-        manifest = out / MANIFEST_NAME
-        if self.options.resume and manifest.exists():
-            ends = self._load_manifest(manifest)
-        elif manifest.exists() and not self.options.resume:
-            logger.warning("%s exists: starting a new run over it (give --resume to skip documents already done).", manifest)
-        resume = self.options.resume and bool(self.entries)
-        audit_mode = 0o600 if self.options.keep_originals else self.fmode
-        self.manifest = open_private_append(manifest, mode=self.fmode, truncate=not resume)
-        if not resume:
-            randomizer = {k: v for k, v in self.randomizer.settings().items() if k != "key_env"}  # no key, no text
-            self.manifest.write(
-                _json_line({"manifest": MANIFEST_VERSION, "settings_sha256": self.settings_hash, "randomizer": randomizer})
-            )
-            self.manifest.flush()
+        prepare_out_dir(out, dir_mode=self.dmode, names=(AUDIT_NAME,))
+        self.journal = RunJournal(
+            out, self.settings_hash, end_keys=("audit_end",), settings="model, key, mode, options", file_mode=self.fmode
+        )
+        randomizer = {k: v for k, v in self.randomizer.settings().items() if k != "key_env"}  # no key, no text
+        resume = self.journal.open(self.options.resume, {"randomizer": randomizer})
         self.audit = None
         if self.options.audit:
-            if resume:
-                truncate_file(out / AUDIT_NAME, ends["audit_end"])
-            self.audit = open_private_append(out / AUDIT_NAME, mode=audit_mode, truncate=not resume)
+            audit_mode = 0o600 if self.options.keep_originals else self.fmode
+            self.audit = self.journal.open_journal(AUDIT_NAME, "audit_end", mode=audit_mode)
         elif not resume and (out / AUDIT_NAME).exists():
             truncate_file(out / AUDIT_NAME, 0)
-        if resume:
-            truncate_file(out / FAILURES_NAME, ends["failures_end"])
-        self.failures = open_private_append(out / FAILURES_NAME, mode=self.fmode, truncate=not resume)
+        self.failures = self.journal.open_failures()
         self.id_map = None
         if self.options.id_map is not None:
             self.id_map = open_private_append(self.options.id_map, mode=0o600, truncate=not resume)
-
-    def _load_manifest(self, path: Path) -> dict[str, int]:
-        """Read the manifest of an earlier run; cut a line a kill left half-written. Returns the recorded sizes."""
-        ends = {"audit_end": 0, "failures_end": 0}
-        good = 0
-        with path.open("rb") as handle:
-            data = handle.read()
-        pos = 0
-        header_seen = False
-        while pos < len(data):
-            nl = data.find(b"\n", pos)
-            if nl < 0:
-                break
-            try:
-                entry = json.loads(data[pos:nl])
-            except ValueError:
-                break
-            if not header_seen:
-                header_seen = True
-                if entry.get("settings_sha256") != self.settings_hash:
-                    raise RunnerError(
-                        f"{path} was written with other settings (model, key, mode, options); "
-                        "run without --resume or use a new --out folder."
-                    )
-            else:
-                self.entries[entry["key"]] = entry
-                ends = {"audit_end": entry["audit_end"], "failures_end": entry["failures_end"]}
-            pos = nl + 1
-            good = pos
-        truncate_file(path, good)
-        if not header_seen:
-            self.entries = {}
-        return ends
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -741,11 +674,6 @@ class _Runner:
         if self.options.hash_ids:
             return self._hash(key), self._hash(doc_id)
         return key, doc_id
-
-    def _check_length(self, text: str) -> None:
-        limit = self.options.max_chars
-        if limit and len(text) > limit:
-            raise DocumentFailure("too_long", f"{len(text)} characters, more than --max-chars {limit}")
 
     def _txt_doc(self, f: InputFile) -> _Doc:
         key, doc_id = self._ids(f.name, f.name)
@@ -761,7 +689,7 @@ class _Runner:
         doc = _Doc(key, doc_id, f, 0, sha256_hex(raw), original_id=f.name)
         try:
             text, doc.encoding = decode_document(raw, self.options.encoding)
-            self._check_length(text)
+            check_length(text, self.options.max_chars)
             doc.record = DeidRecord(doc_id, text)
         except DocumentFailure as failure:
             doc.failure = failure
@@ -780,58 +708,36 @@ class _Runner:
         doc = _Doc(key, doc_id, f, line, raw_hash, encoding=encoding, fields=fields, original_id=original)
         doc.record = DeidRecord(doc_id, record["text"], None if patient in (None, "") else str(patient))
         try:
-            self._check_length(record["text"])
+            check_length(record["text"], self.options.max_chars)
         except DocumentFailure as failure:
             doc.failure = failure
         return doc
 
     def _jsonl_docs(self, f: InputFile) -> Iterator[_Doc]:
         seen: set[str] = set()
-        with f.source.open("rb") as handle:
-            for line, raw in enumerate(handle, start=1):
-                body = raw.rstrip(b"\r\n")
-                if line == 1 and body.startswith(b"\xef\xbb\xbf"):
-                    body = body[3:]
-                if not body.strip():
-                    continue
-                raw_hash = sha256_hex(body)
-                try:
-                    text, encoding = decode_bytes(body, self.options.encoding)
-                    record = json.loads(text)
-                except DocumentFailure as failure:
-                    key, doc_id = self._ids(f"{f.name}:{line}", f"{f.name}:{line}")
-                    yield _Doc(key, doc_id, f, line, raw_hash, failure=failure, original_id=doc_id)
-                    continue
-                except ValueError:
-                    record, encoding = None, "utf-8"
-                doc = self._record_doc(f, line, raw_hash, record, encoding)
-                if doc.failure is None:
-                    if doc.original_id in seen:
-                        self.summary.duplicate_ids += 1
-                        logger.warning("%s line %d: duplicate id (kept)", f.name if not self.options.hash_ids else "input", line)
-                    seen.add(doc.original_id)
-                yield doc
+        for line, raw_hash, record, encoding, failure in jsonl_records(f.source, self.options.encoding):
+            if failure is not None:
+                key, doc_id = self._ids(f"{f.name}:{line}", f"{f.name}:{line}")
+                yield _Doc(key, doc_id, f, line, raw_hash, failure=failure, original_id=doc_id)
+                continue
+            doc = self._record_doc(f, line, raw_hash, record, encoding)
+            if doc.failure is None:
+                if doc.original_id in seen:
+                    self.summary.duplicate_ids += 1
+                    logger.warning("%s line %d: duplicate id (kept)", f.name if not self.options.hash_ids else "input", line)
+                seen.add(doc.original_id)
+            yield doc
 
     def _csv_docs(self, f: InputFile) -> Iterator[_Doc]:
         raw = f.source.read_bytes()
         try:
-            if b"\x00" in raw:
-                raise DocumentFailure("binary", f"NUL byte at byte {raw.index(0)}")
-            text, encoding = decode_bytes(raw, self.options.encoding)
-            text = text.removeprefix("\ufeff")
-            reader = csv.DictReader(io.StringIO(text, newline=""))
-            if reader.fieldnames is None or "text" not in reader.fieldnames:
-                raise DocumentFailure("bad_record", "the CSV file has no 'text' column")
-            rows = list(reader)
-        except (DocumentFailure, csv.Error) as failure:
-            if isinstance(failure, csv.Error):
-                failure = DocumentFailure("bad_record", "the CSV file cannot be parsed")
+            rows, encoding = csv_rows(raw, self.options.encoding)
+        except DocumentFailure as failure:
             key, doc_id = self._ids(f.name, f.name)
             yield _Doc(key, doc_id, f, 0, sha256_hex(raw), failure=failure, original_id=f.name)
             return
         for row_number, row in enumerate(rows, start=1):
-            row_hash = sha256_hex(json.dumps(row, sort_keys=True).encode("utf-8"))
-            yield self._record_doc(f, row_number, row_hash, row, encoding)
+            yield self._record_doc(f, row_number, row_hash(row), row, encoding)
 
     def _documents(self) -> Iterator[tuple[_Doc, _Table | None]]:
         for f in self.files:
@@ -850,7 +756,7 @@ class _Runner:
         target = self.targets[f]
         partial = target.with_name("." + target.name + PARTIAL_SUFFIX)
         table = _Table(f, target, partial)
-        table.resuming = self.options.resume and bool(self.entries)
+        table.resuming = self.journal.resume
         if not table.resuming and partial.exists():
             partial.unlink()
         return table
@@ -903,14 +809,14 @@ class _Runner:
     def _skip(self, doc: _Doc, table: _Table | None) -> bool:
         if not self.options.resume:
             return False
-        entry = self.entries.get(doc.key)
-        matches = entry is not None and entry.get("input_sha256") == doc.input_hash
+        entry = self.journal.matching(doc.key, doc.input_hash)
+        matches = entry is not None
         if table is None:
-            if not matches:
+            if entry is None:
                 return False
             return entry["status"] != "done" or (self.out_dir / entry["output"]).exists()
         if table.resuming and matches and (table.partial.exists() or table.target.exists()):
-            table.resume_end = entry["journal_end"]
+            table.resume_end = entry["journal_end"]  # type: ignore[index]
             return True
         if table.resuming:
             table.resuming = False
@@ -933,7 +839,7 @@ class _Runner:
             values = [doc.doc_id, result.text, *(doc.fields.get(k) for k in self.options.keep_fields)]
             data = self._csv_row(values)
         else:
-            data = _json_line({"id": doc.doc_id, "text": result.text, **doc.fields})
+            data = json_line({"id": doc.doc_id, "text": result.text, **doc.fields})
         handle.write(data)
         handle.flush()
         table.size += len(data)
@@ -966,7 +872,7 @@ class _Runner:
                 record["encoding"] = doc.encoding
             record.update((k, v) for k, v in result.audit.items() if k != "id")
             if self.audit is not None:
-                self.audit.write(_json_line(record))
+                self.audit.write(json_line(record))
                 self.audit.flush()
             self.summary.done += 1
             self.summary.labels.update(row["label"] for row in record["spans"])
@@ -978,22 +884,17 @@ class _Runner:
                 logger.warning("%s: %d unresolved leak(s) written (use --strict to withhold such documents)", doc.doc_id, result.leaks)
             entry.update({"output": output, "status": "done"})
         else:
-            failure = {"id": doc.doc_id, **self._where(doc), "reason": result.reason, "detail": result.detail}
-            self.failures.write(_json_line(failure))
-            self.failures.flush()
+            self.journal.fail(doc.doc_id, self._where(doc), result.reason, result.detail)
             self.summary.failed += 1
             self.summary.failures[result.reason or "unknown"] += 1
-            logger.warning("%s: failed (%s: %s)", doc.doc_id, result.reason, result.detail)
             entry.update({"output": None, "status": "failed", "reason": result.reason})
         if self.id_map is not None:
-            self.id_map.write(_json_line({"hashed_id": doc.doc_id, "id": doc.original_id, "source": str(doc.file.source), **({"line": doc.line} if doc.line else {})}))
-        entry["audit_end"] = self.audit.tell() if self.audit is not None else 0
-        entry["failures_end"] = self.failures.tell()
+            self.id_map.write(json_line({"hashed_id": doc.doc_id, "id": doc.original_id, "source": str(doc.file.source), **({"line": doc.line} if doc.line else {})}))
+        after: dict[str, Any] = {}
         if table is not None:
             self._table_handle(table)  # a table's journal (and CSV header) exists before its first manifest line
-            entry["journal_end"] = table.size
-        self.manifest.write(_json_line(entry))
-        self.manifest.flush()
+            after["journal_end"] = table.size
+        self.journal.record(entry, **after)
 
     # -- processing -----------------------------------------------------------------------------------
 
@@ -1027,12 +928,7 @@ class _Runner:
             if pool is not None:
                 pool.close()
             bar.close()
-            for handle in (self.manifest, self.audit, self.failures, self.id_map):
-                if handle is not None:
-                    handle.flush()
-                    if self.options.fsync:
-                        os.fsync(handle.fileno())
-                    handle.close()
+            self.journal.close(self.id_map, fsync=self.options.fsync)
         return self.summary
 
     def _count_documents(self) -> int | None:

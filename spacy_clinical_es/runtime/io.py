@@ -6,6 +6,9 @@ spaCy-free helpers shared by the shells of :mod:`spacy_clinical_es.runtime.batch
   (empty, binary, undecodable, invalid code point) that names a reason and an
   offset, never the text. Reading is byte-faithful: no newline translation,
   a UTF-8 BOM stays in the text (offsets count it), CRLF stays CRLF.
+* :func:`jsonl_records` / :func:`csv_rows` / :func:`check_length`: the
+  records of JSONL and CSV inputs with their input hashes, and the
+  ``--max-chars`` rule, for every file runner.
 * :func:`atomic_write`: temporary file in the target folder + ``fsync`` +
   ``os.replace``, created with ``O_EXCL | O_NOFOLLOW`` and an explicit mode.
 * :func:`open_private_append`: append-only files of the run (manifest,
@@ -17,12 +20,17 @@ spaCy-free helpers shared by the shells of :mod:`spacy_clinical_es.runtime.batch
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import os
 import stat
 import tempfile
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import ClinicalEsError
 
@@ -131,6 +139,57 @@ def decode_document(raw: bytes, encoding: str | None = None) -> tuple[str, str]:
     text, used = decode_bytes(raw, encoding)
     validate_text(text)
     return text, used
+
+
+def check_length(text: str, limit: int) -> None:
+    """Raise :class:`DocumentFailure` (``too_long``) when ``text`` has more than ``limit`` characters (0: no limit)."""
+    if limit and len(text) > limit:
+        raise DocumentFailure("too_long", f"{len(text)} characters, more than --max-chars {limit}")
+
+
+def jsonl_records(path: Path, encoding: str | None = None) -> Iterator[tuple[int, str, Any, str, DocumentFailure | None]]:
+    """``(line, input hash, record, encoding, failure)`` per non-blank line of a JSONL input.
+
+    Lines are read as bytes (no newline translation; a BOM on line 1 is
+    dropped) and hashed before decoding; ``record`` is ``None`` for a line that
+    is not JSON, ``failure`` set for one that cannot be decoded.
+    """
+    with path.open("rb") as handle:
+        for line, raw in enumerate(handle, start=1):
+            body = raw.rstrip(b"\r\n")
+            if line == 1 and body.startswith(b"\xef\xbb\xbf"):
+                body = body[3:]
+            if not body.strip():
+                continue
+            raw_hash = sha256_hex(body)
+            try:
+                text, used = decode_bytes(body, encoding)
+                record = json.loads(text)
+            except DocumentFailure as failure:
+                yield line, raw_hash, None, "utf-8", failure
+                continue
+            except ValueError:
+                record, used = None, "utf-8"
+            yield line, raw_hash, record, used, None
+
+
+def csv_rows(raw: bytes, encoding: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    """The rows of a CSV input with a ``text`` column and the encoding used, or :class:`DocumentFailure`."""
+    try:
+        if b"\x00" in raw:
+            raise DocumentFailure("binary", f"NUL byte at byte {raw.index(0)}")
+        text, used = decode_bytes(raw, encoding)
+        reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+        if reader.fieldnames is None or "text" not in reader.fieldnames:
+            raise DocumentFailure("bad_record", "the CSV file has no 'text' column")
+        return list(reader), used
+    except csv.Error:
+        raise DocumentFailure("bad_record", "the CSV file cannot be parsed") from None
+
+
+def row_hash(row: dict[str, Any]) -> str:
+    """The input hash of one CSV row (its fields as sorted JSON)."""
+    return sha256_hex(json.dumps(row, sort_keys=True).encode("utf-8"))
 
 
 # -- output side ------------------------------------------------------------------------------
