@@ -15,9 +15,13 @@ from typing import Any
 
 from spacy.language import Language
 
+from .deid_randomizer import make_deid_randomizer
 from .discontinuous_ner import make_discontinuous_ner
 from .entity_linker import make_entity_linker
 from .generative_ner import make_generative_ner
+from .phi_gazetteer import make_phi_gazetteer
+from .phi_recall import make_phi_recall
+from .phi_rules import make_phi_rules
 from .transformer_ner import make_transformer_ner
 
 #: earlier name -> (current name, factory function)
@@ -26,6 +30,10 @@ RENAMED: dict[str, tuple[str, Callable[..., Any]]] = {
     "transformer_ner": ("clinical_es_transformer_ner", make_transformer_ner),
     "generative_ner": ("clinical_es_generative_ner", make_generative_ner),
     "discontinuous_ner": ("clinical_es_discontinuous_ner", make_discontinuous_ner),
+    "phi_rules": ("clinical_es_phi_rules", make_phi_rules),
+    "phi_gazetteer": ("clinical_es_phi_gazetteer", make_phi_gazetteer),
+    "phi_recall": ("clinical_es_phi_recall", make_phi_recall),
+    "deid_randomizer": ("clinical_es_deid_randomizer", make_deid_randomizer),
 }
 
 

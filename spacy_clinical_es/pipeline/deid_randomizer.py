@@ -74,7 +74,12 @@ DEFAULT_OUTPUT_SPANS_KEY = "deid"
 #: ``doc.user_data`` entry holding the component's output as plain data.
 DEID_USER_DATA_KEY = "spacy_clinical_es.deid"
 #: Factories whose span group marks the source of a span.
-_SOURCE_FACTORIES = {"phi_rules": RULE, "phi_gazetteer": GAZETTEER}
+_SOURCE_FACTORIES = {
+    "clinical_es_phi_rules": RULE,
+    "clinical_es_phi_gazetteer": GAZETTEER,
+    "phi_rules": RULE,  # the names before the clinical_es_ prefix (pipeline/aliases.py)
+    "phi_gazetteer": GAZETTEER,
+}
 
 registry.misc.register("spacy_clinical_es.DeidOptions.v1", func=DeidOptions)
 registry.misc.register("spacy_clinical_es.ReplacementPolicy.v1", func=ReplacementPolicy)
@@ -218,7 +223,7 @@ register_extensions()
 
 
 @Language.factory(
-    "deid_randomizer",
+    "clinical_es_deid_randomizer",
     assigns=["doc._.deid_text", "doc._.deid_doc", "doc._.deid_offset_map", "doc._.deid_stats"],
     default_config=DEFAULT_DEID_RANDOMIZER_CONFIG,
 )

@@ -97,7 +97,7 @@ DEFAULT_PHI_GAZETTEER_CONFIG = Config().from_str(phi_gazetteer_default_config)["
 
 
 @Language.factory(
-    "phi_gazetteer",
+    "clinical_es_phi_gazetteer",
     assigns=["doc.ents", "doc.spans"],
     default_config=DEFAULT_PHI_GAZETTEER_CONFIG,
 )

@@ -80,7 +80,7 @@ DEFAULT_PHI_RECALL_CONFIG = Config().from_str(phi_recall_default_config)["phi_re
 
 
 @Language.factory(
-    "phi_recall",
+    "clinical_es_phi_recall",
     assigns=["doc.spans"],
     default_config=DEFAULT_PHI_RECALL_CONFIG,
     default_score_weights={"phi_recall_token_r": 0.0, "phi_recall_token_p": 0.0, "phi_recall_token_f": 0.0},

@@ -83,17 +83,17 @@ DEFAULT_PHI_RULES_CONFIG = Config().from_str(phi_rules_default_config)["phi_rule
 
 
 @Language.factory(
-    "phi_rules",
+    "clinical_es_phi_rules",
     assigns=["doc.ents", "doc.spans"],
     default_config=DEFAULT_PHI_RULES_CONFIG,
 )
 def make_phi_rules(
     nlp: Language,
     name: str,
-    rules: Optional[list[str]],  # noqa: UP045 (read by spaCy's registry at runtime)
+    rules: Optional[list[str]],
     merge: str,
     alignment_mode: str,
-    spans_key: Optional[str],  # noqa: UP045
+    spans_key: Optional[str],
     set_ents: bool,
     refine: bool,
 ) -> PhiRules:

@@ -20,7 +20,10 @@ TINY = {"tok2vec": {"encode": {"width": 16, "depth": 1}, "embed": {"width": 16, 
 
 
 def test_every_old_name_is_the_new_factory_with_its_defaults() -> None:
-    assert set(RENAMED) == {"clinical_entity_linker", "transformer_ner", "generative_ner", "discontinuous_ner"}
+    assert set(RENAMED) == {
+        "clinical_entity_linker", "transformer_ner", "generative_ner", "discontinuous_ner",
+        "phi_rules", "phi_gazetteer", "phi_recall", "deid_randomizer",
+    }
     for old, (new, func) in RENAMED.items():
         assert new == f"clinical_es_{old.removeprefix('clinical_')}"
         old_meta, new_meta = Language.get_factory_meta(old), Language.get_factory_meta(new)
