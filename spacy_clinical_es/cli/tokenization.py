@@ -7,9 +7,6 @@ and prints per-corpus and per-label misalignment tables. Exits with code 1
 when a corpus is above ``--max-rate``.
 """
 
-# typer evaluates these annotations at runtime, so they keep ``Optional``:
-# ``X | None`` fails on Python 3.9, which setup.cfg supports.
-# ruff: noqa: UP006, UP035, UP045
 from __future__ import annotations
 
 import json

@@ -53,11 +53,11 @@ Nothing here logs or raises with the text of a span.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..textfold import fold
 from . import categories as cat
 from .context import MIN_BLOCK_LENGTH, Blocklist, SurrogateContext
 from .dates import shift_dates
@@ -332,10 +332,7 @@ def _normalize_mapped(text: str) -> tuple[str, list[int], list[int]]:
             if out and pending_space < 0:
                 pending_space = i
             continue
-        if char.isascii():
-            piece = char.lower()
-        else:
-            piece = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)).casefold()
+        piece = fold(char)
         if not piece:
             if ends:
                 ends[-1] = i + 1
