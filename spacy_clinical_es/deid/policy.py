@@ -31,6 +31,12 @@ default):
   entity is kept only when a *longer* term surrounds it (the "Crohn" of
   "enfermedad de Crohn"), since a detector's entity equal to a lone term
   word is more often a real name.
+* ``keep_clinical_vocab``: a *recall* span (never an entity, a rule or a
+  gazetteer span) whose words are all common clinical words (in many public
+  clinical case reports, never in a MEDDOCAN train PHI annotation:
+  :mod:`.clinical_vocab`) or function words is kept ("Calcificaciones",
+  "Multicorte"): ``phi_recall`` is the safety net for what the detector
+  missed, and these words are not what it is there to catch.
 
 The policy is a frozen dataclass, loadable from a YAML or JSON file
 (:meth:`ReplacementPolicy.from_file`); unknown keys and actions are errors.
@@ -65,6 +71,7 @@ PUNCTUATION = "punctuation"
 FUNCTION_WORDS = "function_words"
 FIELD_LABEL = "field_label"
 CLINICAL_TERM = "clinical_term"
+CLINICAL_VOCAB = "clinical_vocab"
 
 LabelRule = Union[str, Mapping[str, str]]
 
@@ -80,6 +87,8 @@ class ReplacementPolicy:
     neutral_tag: the tag of the neutral mask (written with the mask format: ``[***]``).
     keep_punctuation, keep_function_words, keep_field_labels, keep_clinical_terms: the protections.
     clinical_terms: a term list file (one term per line) instead of the shipped one.
+    keep_clinical_vocab: keep a *recall* span whose words are all common clinical words.
+    clinical_vocab: a vocabulary file (one normalized word per line) instead of the shipped one.
     """
 
     entity: str = REPLACE
@@ -94,6 +103,8 @@ class ReplacementPolicy:
     keep_field_labels: bool = True
     keep_clinical_terms: bool = True
     clinical_terms: Optional[str] = None
+    keep_clinical_vocab: bool = True
+    clinical_vocab: Optional[str] = None
 
     def __post_init__(self) -> None:
         for source in SOURCES:
@@ -307,6 +318,10 @@ def field_label_intervals(text: str) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------- clinical terms
 
 _WORD_RE = re.compile(r"[^\W_]+")
+#: The word right before a span, separated by one space or a hyphen only ("TAC Multicorte", "Diff-Quick").
+_PREVIOUS_WORD_RE = re.compile(r"(?<![^\W_])([^\W\d_]+)(?: |-)$")
+#: A recall span this long at most is kept as the continuation of a clinical word.
+MAX_CONTINUATION_WORDS = 2
 
 
 class ClinicalTerms:
@@ -384,6 +399,11 @@ class Protector:
         self._labels = field_label_intervals(text) if policy.keep_field_labels else []
         self._label_starts = [s for s, _ in self._labels]
         self._terms = load_clinical_terms(policy.clinical_terms) if policy.keep_clinical_terms else None
+        self._vocab: frozenset[str] | None = None
+        if policy.keep_clinical_vocab:
+            from .clinical_vocab import load_clinical_vocab
+
+            self._vocab = load_clinical_vocab(policy.clinical_vocab)
         self._words: list[tuple[int, int]] | None = None
         self._norm_words: dict[int, str] = {}
 
@@ -461,7 +481,42 @@ class Protector:
             start, end = new_start, new_end
         if self._terms is not None and len(self._terms) and self._in_term(start, end, source):
             return start, end, CLINICAL_TERM
+        if source == RECALL and self._vocab and self._in_vocab(start, end):
+            return start, end, CLINICAL_VOCAB
         return start, end, None
+
+    def _in_vocab(self, start: int, end: int) -> bool:
+        """Whether a recall span is common clinical wording (see ``keep_clinical_vocab``).
+
+        Kept: every word a vocabulary word or a function word (one vocabulary
+        word at least), or a short span (:data:`MAX_CONTINUATION_WORDS`) that
+        continues a capitalized vocabulary word right before it ("TAC
+        Multicorte", "Mitomicina C"); never when a capitalized word of the span
+        is a known name or place ("Colón", "Mali": the vocabulary's words are
+        accent-folded, and "colon" is clinical).
+        """
+        assert self._vocab is not None
+        vocab = self._vocab
+        raw = _WORD_RE.findall(self.text[start:end])
+        words = [normalize(w) for w in raw]
+        if any(_is_name_or_place(r, w) for r, w in zip(raw, words)):
+            return False
+        if any(w in vocab for w in words) and all(w in vocab or w in FUNCTION_WORDS_ES for w in words):
+            return True
+        if not words or len(words) > MAX_CONTINUATION_WORDS:
+            return False
+        before = _PREVIOUS_WORD_RE.search(self.text, max(0, start - 64), start)
+        return before is not None and before.group(1)[:1].isupper() and normalize(before.group(1)) in vocab
+
+
+def _is_name_or_place(raw: str, word: str) -> bool:
+    """Whether a capitalized ``raw`` word (normalized: ``word``) is a known first name, surname, country or province."""
+    if not raw[:1].isupper():
+        return False
+    from .names import is_first_name, is_surname
+    from .places import is_country, province_of
+
+    return is_first_name(word) or is_surname(word) or is_country(raw) or province_of(raw) is not None
 
 
 class _LazyWords(Sequence[str]):

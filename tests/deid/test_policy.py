@@ -232,3 +232,41 @@ def test_the_shipped_term_list_holds_eponyms_and_no_meddocan_phi(data_dir):
         if a.label.startswith(("NOMBRE", "CALLE", "ID_", "CORREO", "NUMERO"))
     }
     assert not names & flat
+
+
+def test_recall_spans_of_common_clinical_words_are_kept_names_and_entities_are_not():
+    text = "Calcificaciones en pelvis menor. Se realizó TAC Multicorte. Instilación de Mitomicina C. Acude con Ana García."
+    recall = [
+        _span(text, "pelvis menor", "CALLE", "recall"),  # every word in the vocabulary
+        _span(text, "Multicorte", "HOSPITAL", "recall"),  # continues "TAC"
+        _span(text, "C.", "NOMBRE_SUJETO_ASISTENCIA", "recall"),  # continues "Mitomicina"
+        _span(text, "Ana García", "NOMBRE_SUJETO_ASISTENCIA", "recall"),  # a name: replaced
+    ]
+    recall[2] = (recall[2][0], recall[2][0] + 1, *recall[2][2:])  # "C" without the full stop
+    result = randomize(text, recall, seed=0)
+    assert result.text.startswith("Calcificaciones en pelvis menor. Se realizó TAC Multicorte. Instilación de Mitomicina C. ")
+    assert "García" not in result.text
+    assert result.stats["kept_clinical_vocab"] == 3
+    # the same words as detector entities are replaced (the vocabulary is for recall-only spans)
+    entities = [(s, e, label, "entity") for s, e, label, _ in recall[:2]]
+    out = _out(text, entities)
+    assert "pelvis menor" not in out and "Multicorte" not in out
+    # a capitalized known name or place is not kept even when it folds to a vocabulary word ("Colón" / "colon")
+    place = "Vive en la calle Colón."
+    assert "Colón" not in _out(place, [_span(place, "Colón", "CALLE", "recall")])
+    # a name right after a capitalized clinical word is still replaced
+    after = "Valorado en TAC García."
+    assert "García" not in _out(after, [_span(after, "García", "NOMBRE_PERSONAL_SANITARIO", "recall")])
+    off = randomize(text, recall, seed=0, policy=ReplacementPolicy(keep_clinical_vocab=False))
+    assert "Multicorte" not in off.text and "pelvis menor" not in off.text
+
+
+def test_a_clinical_vocabulary_file_of_ones_own(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("# comment\nhualde\n", encoding="utf-8")
+    text = "Visto en Hualde."
+    span = [_span(text, "Hualde", "TERRITORIO", "recall")]
+    assert _out(text, span, policy=ReplacementPolicy(clinical_vocab=str(vocab))) == text
+    assert _out(text, span) != text
+    with pytest.raises(DeidError, match="not found"):
+        _out(text, span, policy=ReplacementPolicy(clinical_vocab=str(tmp_path / "missing.txt")))
