@@ -178,9 +178,9 @@ PRODUCTS: dict[str, Product] = {
         ),
         sources_by_factory={
             "ner": (MEDDOCAN,),
-            "phi_recall": (MEDDOCAN,),
-            "phi_gazetteer": (MEDDOCAN,),
-            "deid_randomizer": (SURROGATE_LISTS,),
+            "clinical_es_phi_recall": (MEDDOCAN,),
+            "clinical_es_phi_gazetteer": (MEDDOCAN,),
+            "clinical_es_deid_randomizer": (SURROGATE_LISTS,),
         },
         path_vars=("deid_model",),
         usage='import spacy\nnlp = spacy.load("es_clinical_deid")\nprint(nlp(text)._.deid_text)',
@@ -198,12 +198,9 @@ PRODUCTS: dict[str, Product] = {
             "ner": (DISTEMIST, MEDPROCNER, MEDDOCAN_AGE_SEX),
             "span_finder": (DISTEMIST, MEDPROCNER, MEDDOCAN_AGE_SEX),
             "spancat": (DISTEMIST, MEDPROCNER, MEDDOCAN_AGE_SEX),
-            "discontinuous_ner": (CODIESP,),
             "clinical_es_entity_linker": (MEDPROCNER, DISTEMIST, SNOMED_CT, CIE10),
-            "clinical_entity_linker": (MEDPROCNER, DISTEMIST, SNOMED_CT, CIE10),  # the factory's earlier name
             "clinical_es_discontinuous_ner": (CODIESP,),
             "clinical_es_context": (NUBES,),  # negation / uncertainty, trained or learned from NUBes
-            "clinical_context": (NUBES,),  # its earlier name
         },
         path_vars=("concept_model", "nested_model", "discontinuous_model", "snomed_kb", "cie10_kb"),
         usage=(
@@ -349,10 +346,17 @@ def evaluation_summary(metrics_files: Iterable[PathLike], sources: Mapping[str, 
 
 
 def product_sources(product: Product, factories: Iterable[str]) -> list[DataSource]:
-    """The data sources carried by the components of ``factories``, once each, in order."""
+    """The data sources carried by the components of ``factories``, once each, in order.
+
+    ``sources_by_factory`` is keyed by current factory names; an earlier name
+    (a pipeline saved before the ``clinical_es_`` rename) counts as its current one.
+    """
+    from .pipeline.aliases import RENAMED
+
     seen: dict[str, DataSource] = {}
     for factory in factories:
-        for source in product.sources_by_factory.get(factory, ()):
+        current = RENAMED[factory][0] if factory in RENAMED else factory
+        for source in product.sources_by_factory.get(current, ()):
             seen.setdefault(source.name, source)
     return list(seen.values())
 

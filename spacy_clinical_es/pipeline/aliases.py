@@ -15,6 +15,7 @@ from typing import Any
 
 from spacy.language import Language
 
+from .clinical_context import make_clinical_context
 from .deid_randomizer import make_deid_randomizer
 from .discontinuous_ner import make_discontinuous_ner
 from .entity_linker import make_entity_linker
@@ -34,6 +35,7 @@ RENAMED: dict[str, tuple[str, Callable[..., Any]]] = {
     "phi_gazetteer": ("clinical_es_phi_gazetteer", make_phi_gazetteer),
     "phi_recall": ("clinical_es_phi_recall", make_phi_recall),
     "deid_randomizer": ("clinical_es_deid_randomizer", make_deid_randomizer),
+    "clinical_context": ("clinical_es_context", make_clinical_context),  # the name issue 13 gave it
 }
 
 

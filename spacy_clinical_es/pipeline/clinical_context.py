@@ -83,23 +83,21 @@ def make_clinical_context(
     )
 
 
-#: The factory name (the package convention: ``clinical_es_<name>``) and the name issue 13 gave it, registered
-#: too (same function, same defaults), so configs that say ``factory = "clinical_context"`` keep working.
+#: The factory name (the package convention: ``clinical_es_<name>``); the name issue 13 gave it,
+#: ``clinical_context``, is registered as an alias in :mod:`.aliases` like every earlier name.
 FACTORY = "clinical_es_context"
-ALIAS = "clinical_context"
-for _factory in (FACTORY, ALIAS):
-    Language.factory(
-        _factory,
-        assigns=["doc.spans", "span._.negated", "span._.uncertain", "span._.context_cue"],
-        default_config=DEFAULT_CLINICAL_CONTEXT_CONFIG,
-        default_score_weights={
-            "context_f": 1.0,
-            "context_neg_cue_f": 0.0,
-            "context_unc_cue_f": 0.0,
-            "context_neg_scope_f": 0.0,
-            "context_unc_scope_f": 0.0,
-        },
-    )(make_clinical_context)
+Language.factory(
+    FACTORY,
+    assigns=["doc.spans", "span._.negated", "span._.uncertain", "span._.context_cue"],
+    default_config=DEFAULT_CLINICAL_CONTEXT_CONFIG,
+    default_score_weights={
+        "context_f": 1.0,
+        "context_neg_cue_f": 0.0,
+        "context_unc_cue_f": 0.0,
+        "context_neg_scope_f": 0.0,
+        "context_unc_scope_f": 0.0,
+    },
+)(make_clinical_context)
 
 
 def find_context_pipe(nlp: Language) -> ClinicalContext:

@@ -22,7 +22,7 @@ TINY = {"tok2vec": {"encode": {"width": 16, "depth": 1}, "embed": {"width": 16, 
 def test_every_old_name_is_the_new_factory_with_its_defaults() -> None:
     assert set(RENAMED) == {
         "clinical_entity_linker", "transformer_ner", "generative_ner", "discontinuous_ner",
-        "phi_rules", "phi_gazetteer", "phi_recall", "deid_randomizer",
+        "phi_rules", "phi_gazetteer", "phi_recall", "deid_randomizer", "clinical_context",
     }
     for old, (new, func) in RENAMED.items():
         assert new == f"clinical_es_{old.removeprefix('clinical_')}"
