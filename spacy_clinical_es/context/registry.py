@@ -44,7 +44,7 @@ from thinc.types import Floats2d
 
 from ..errors import ConfigError
 from .lexicon import CueLexicon, Sentence, TokenSpan, learn_lexicon, normalize
-from .schema import GENERIC_SCOPE_LABEL, NEGATION, UNCERTAINTY
+from .schema import NEGATION, UNCERTAINTY
 from .scope import ContextResult, ScopeRules, find_context, learn_scope_rules
 from .tagging import HEADS, N_COLUMNS, best_tags, decode, encode
 
@@ -123,12 +123,12 @@ class ContextRules:
     def __init__(
         self,
         *,
-        min_count: int = 1,
-        min_precision: float = 0.4,
-        window: int = 15,
-        min_ratio: float = 0.5,
-        stop_at_cues: bool = True,
-        scope_label: str = GENERIC_SCOPE_LABEL,
+        min_count: int,
+        min_precision: float,
+        window: int,
+        min_ratio: float,
+        stop_at_cues: bool,
+        scope_label: str,
     ) -> None:
         if min_count < 1 or not 0.0 <= min_precision <= 1.0 or window < 1 or not 0.0 <= min_ratio <= 1.0:
             raise ConfigError(
@@ -354,15 +354,18 @@ class ContextTagger:
 
 @registry.misc("spacy_clinical_es.ContextRules.v1")
 def create_context_rules(
-    min_count: int = 1,
-    min_precision: float = 0.4,
-    window: int = 15,
-    min_ratio: float = 0.5,
-    stop_at_cues: bool = True,
-    scope_label: str = GENERIC_SCOPE_LABEL,
+    min_count: int,
+    min_precision: float,
+    window: int,
+    min_ratio: float,
+    stop_at_cues: bool,
+    scope_label: str,
 ) -> ContextRules:
     """Rules: cue lexicon (forms seen ``min_count`` times as cues with precision ``min_precision``) and
-    ConText scopes (``window`` tokens, terminators seen ending scopes with ratio ``min_ratio``)."""
+    ConText scopes (``window`` tokens, terminators seen ending scopes with ratio ``min_ratio``).
+
+    The defaults are written once, in the ``clinical_es_context`` component's default config.
+    """
     return ContextRules(
         min_count=min_count,
         min_precision=min_precision,
