@@ -181,6 +181,14 @@ def find_randomizer(nlp: Language) -> DeidRandomizer:
     return randomizers[-1]
 
 
+def read_key_from(randomizer: DeidRandomizer, key_env: str | None) -> None:
+    """Make ``randomizer`` read its key from the environment variable ``key_env`` on every document
+    (``None``: leave the randomizer's default). A runtime setting, never part of a saved pipeline;
+    the Spark and HTTP shells call it after :func:`prepare_pipeline`."""
+    if key_env is not None:
+        randomizer.configure(key_env=key_env)
+
+
 def prepare_pipeline(
     model: Path | str | Language, *, mode: str | None, seed: int | None, key: str | bytes | None
 ) -> tuple[Language, DeidRandomizer]:

@@ -243,8 +243,7 @@ class _Engine:
     def load(self) -> None:
         import spacy
 
-        from .batch import prepare_pipeline
-        from .spark import read_key_from
+        from .batch import prepare_pipeline, read_key_from
 
         nlp = self._given if self._given is not None else spacy.load(self.settings.model)
         self.nlp, self.randomizer = prepare_pipeline(nlp, mode=self.settings.mode, seed=self.settings.seed, key=None)

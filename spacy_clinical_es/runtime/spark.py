@@ -26,7 +26,6 @@ is shared with the HTTP service (:mod:`spacy_clinical_es.runtime.service`).
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import math
 import os
@@ -92,18 +91,6 @@ _PIPELINES: dict[PipelineSpec, tuple[Language, DeidRandomizer | None]] = {}
 LOADS: Counter = Counter()
 
 
-def read_key_from(randomizer: DeidRandomizer, key_env: str | None) -> None:
-    """Make ``randomizer`` read its key from the environment variable ``key_env`` on every document
-    (``None``: leave the randomizer's default). A runtime setting, never part of a saved pipeline."""
-    if key_env is None:
-        return
-    configure = getattr(randomizer, "configure", None)
-    if configure is not None and "key_env" in inspect.signature(configure).parameters:
-        configure(key_env=key_env)
-    else:  # randomizers whose key variable is the cfg entry
-        randomizer.cfg["key_env"] = key_env
-
-
 def load_pipeline(spec: PipelineSpec) -> tuple[Language, DeidRandomizer | None]:
     """The pipeline of ``spec`` for this process, loaded on first use and cached (module level)."""
     cached = _PIPELINES.get(spec)
@@ -116,7 +103,7 @@ def load_pipeline(spec: PipelineSpec) -> tuple[Language, DeidRandomizer | None]:
                 f"--conf spark.executorEnv.{spec.key_env}=… or a cluster secret (local mode: before the "
                 "SparkSession starts), or pass key_env=None with a seed for keyless runs."
             )
-        from .batch import prepare_pipeline
+        from .batch import prepare_pipeline, read_key_from
 
         nlp, randomizer = prepare_pipeline(spacy.load(spec.model), mode=spec.mode, seed=spec.seed, key=None)
         read_key_from(randomizer, spec.key_env)

@@ -101,7 +101,7 @@ def run_scale(
     from threadpoolctl import threadpool_limits
 
     from ...runtime import spark as spark_shell
-    from ...runtime.batch import piece_audit, prepare_pipeline
+    from ...runtime.batch import piece_audit, prepare_pipeline, read_key_from
 
     if not model.exists():
         raise ConfigError(f"Model {model} not found: train it first (spacy project run train-deid-cnn).")
@@ -109,7 +109,7 @@ def run_scale(
     load_before = os.getloadavg()
     started = time.perf_counter()
     nlp, randomizer = prepare_pipeline(spacy.load(model), mode=None, seed=None, key=None)
-    spark_shell.read_key_from(randomizer, DEFAULT_KEY_ENV)  # read from the environment here and in every worker
+    read_key_from(randomizer, DEFAULT_KEY_ENV)  # read from the environment here and in every worker
     load_seconds = time.perf_counter() - started
     results: dict[str, Any] = {}
 

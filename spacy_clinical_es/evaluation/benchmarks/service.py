@@ -153,8 +153,8 @@ def run_service_benchmark(
     import httpx
     import spacy
 
-    from ...runtime.batch import prepare_pipeline
-    from ...runtime.spark import deid_records, read_key_from
+    from ...runtime.batch import prepare_pipeline, read_key_from
+    from ...runtime.spark import deid_records
 
     if not model.exists():
         raise ConfigError(f"Model {model} not found: train it first (spacy project run train-deid-cnn).")
