@@ -25,5 +25,18 @@ def main() -> None:
     app()
 
 
-from . import annotate, audit_model, benchmark, convert, deid, evaluate, finetune, package, serve, tokenization, visualize  # noqa: F401  (registers the commands)
-from . import deid_terms  # noqa: F401  (issue 15: the clinical term list of the deid policy)
+# Command modules (each registers its commands on `app`):
+from . import (  # noqa: F401
+    annotate,
+    audit_model,
+    benchmark,
+    convert,
+    deid,
+    deid_terms,
+    evaluate,
+    finetune,
+    package,
+    serve,
+    tokenization,
+    visualize,
+)

@@ -20,7 +20,14 @@ Built from the *texts* (not only the mentions) of the public clinical corpora
   words a PHI annotation once contained ("sindrome": 1 of 113);
 * documents that are also MEDDOCAN dev documents are left out, as in
   :mod:`.clinical_terms`, so the clinical-damage measure on MEDDOCAN dev is
-  not flattered by its own texts.
+  not flattered by its own texts;
+* the words of the CIE-10 descriptions of diseases, symptoms and injuries
+  (chapters A–T of the ``cie`` package's table; external causes and health
+  factors, V–Z, left out: they are everyday words, "carretera", "hogar") are
+  added under the same MEDDOCAN filter: a terminology knows "fobia",
+  "antidiurética" and "coxsackie", which a few hundred case reports may not.
+  CIE-10 is the WHO's classification (Spanish edition); the file keeps single
+  word forms, not its descriptions or codes.
 
 The vocabulary ships as ``resources/clinical_vocab_es.txt``; rebuild it with
 ``python -m spacy_clinical_es deid-vocab`` (``--data-dir``, ``--out``).
@@ -44,6 +51,8 @@ VOCAB_CORPORA: tuple[tuple[str, str], ...] = (*TERM_CORPORA, ("cantemist", "trai
 MIN_DOCUMENTS = 5
 #: A word is dropped when more than this share of its MEDDOCAN train occurrences lie inside a PHI annotation.
 MAX_PHI_SHARE = 0.1
+#: CIE-10 chapters (first letter of the code) whose description words join the vocabulary.
+CIE10_CHAPTERS = frozenset("ABCDEFGHIJKLMNOPQRST")
 #: Shorter words (initials, "c", "mg") are never vocabulary: a lone letter is as often part of a name.
 MIN_LENGTH = 3
 RESOURCE_NAME = "clinical_vocab_es.txt"
@@ -59,6 +68,7 @@ def build_clinical_vocab(
     *,
     min_documents: int = MIN_DOCUMENTS,
     max_phi_share: float = MAX_PHI_SHARE,
+    cie10: bool = True,
 ) -> tuple[list[str], dict[str, int]]:
     """``(words, counts)``: the sorted normalized vocabulary; what was read and dropped."""
     from ..corpora.readers import iter_corpus
@@ -85,9 +95,15 @@ def build_clinical_vocab(
     df: Counter = Counter()
     for words in by_doc.values():
         df.update(words)
+    candidates = {word for word, n in df.items() if n >= min_documents}
+    if cie10:
+        terminology = _cie10_words()
+        counts["cie10_words"] = len(terminology)
+        counts["words_from_cie10_only"] = len(terminology - candidates)
+        candidates |= terminology
     vocab = []
-    for word, n in df.items():
-        if n < min_documents or len(word) < MIN_LENGTH or word.isdigit():
+    for word in candidates:
+        if len(word) < MIN_LENGTH or word.isdigit():
             continue
         if phi_words[word] > max_phi_share * max(all_words[word], phi_words[word]):
             counts["words_dropped_meddocan_phi"] += 1
@@ -98,13 +114,39 @@ def build_clinical_vocab(
     return vocab, dict(counts)
 
 
+def _cie10_words() -> set[str]:
+    """Normalized words of the CIE-10 descriptions of chapters :data:`CIE10_CHAPTERS`."""
+    from ..linking.builders import _cie_rows
+
+    words: set[str] = set()
+    for row in _cie_rows():
+        if row.get("code", "")[:1].upper() in CIE10_CHAPTERS:
+            words.update(_words(row.get("description", "")))
+    return words | {singular for word in words if (singular := _singular(word))}
+
+
+def _singular(word: str) -> str | None:
+    """The singular of a plural Spanish word form ("fobias" → "fobia", "tumores" → "tumor"), else ``None``.
+
+    CIE-10 names classes in the plural ("Fobias sociales"); a note names one case.
+    """
+    if len(word) < 5 or not word.endswith("s"):
+        return None
+    if word.endswith("es") and word[-3] not in "aeiou":
+        return word[:-2]
+    if word[-2] in "aeo":  # not "-is", "-us": "análisis", "virus" are singular
+        return word[:-1]
+    return None
+
+
 def write_clinical_vocab(words: list[str], counts: dict[str, int], path: str | Path | None = None) -> Path:
     """Write the vocabulary (a header with its origin and counts, then one word per line)."""
     path = Path(path) if path is not None else vocab_resource_path()
     header = [
         "# Common clinical vocabulary: a phi_recall-only span made of these words is kept (spacy_clinical_es.deid.clinical_vocab).",
         f"# Word forms in >= {MIN_DOCUMENTS} distinct DisTEMIST/MedProcNER/SympTEMIST/CodiEsp/CANTEMIST train texts",
-        "# (CC BY 4.0, BSC / Plan TL), normalized; MEDDOCAN dev documents left out; words more than",
+        "# (CC BY 4.0, BSC / Plan TL) and words of the CIE-10 descriptions of chapters A-T (WHO classification,",
+        "# Spanish edition, from the 'cie' package), normalized; MEDDOCAN dev documents left out; words more than",
         f"# {MAX_PHI_SHARE:.0%} of the time inside a MEDDOCAN train PHI annotation dropped.",
         "# Rebuild: python -m spacy_clinical_es deid-vocab",
         "# counts: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),

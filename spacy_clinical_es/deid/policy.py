@@ -14,6 +14,12 @@ source an *action* (fields ``entity``, ``rule``, ``gazetteer``, ``recall``):
 
 Defaults: entities, rules and gazetteer spans are replaced; recall spans are
 replaced when their category is certain and get the neutral mask otherwise.
+An uncertain recall span with no entity, rule or gazetteer span (nor a
+recall span that is certainly a date, a phone, an e-mail, a URL, an IP or a
+name) within ``recall_isolation_chars`` characters is kept (counted as ``kept_isolated``):
+PHI comes in clusters (headers, addresses, signatures), and an isolated
+low-confidence span in the clinical narrative is far more often a clinical
+word ("Fobia Social", "síndrome de Horner") than a name the detector missed.
 ``labels`` overrides per label (``{"PROFESION": "keep"}``) or per label and
 source (``{"NOMBRE_SUJETO_ASISTENCIA": {"recall": "surrogate"}}``).
 
@@ -72,6 +78,7 @@ FUNCTION_WORDS = "function_words"
 FIELD_LABEL = "field_label"
 CLINICAL_TERM = "clinical_term"
 CLINICAL_VOCAB = "clinical_vocab"
+ISOLATED = "isolated"
 
 LabelRule = Union[str, Mapping[str, str]]
 
@@ -89,6 +96,9 @@ class ReplacementPolicy:
     clinical_terms: a term list file (one term per line) instead of the shipped one.
     keep_clinical_vocab: keep a *recall* span whose words are all common clinical words.
     clinical_vocab: a vocabulary file (one normalized word per line) instead of the shipped one.
+    recall_isolation_chars: an uncertain recall span farther than this from every entity, rule and
+        gazetteer span and every recall span that is certainly a date, contact or name is kept; ``None``: off (chosen on MEDDOCAN dev, see
+        metrics/deid.md).
     """
 
     entity: str = REPLACE
@@ -105,6 +115,7 @@ class ReplacementPolicy:
     clinical_terms: Optional[str] = None
     keep_clinical_vocab: bool = True
     clinical_vocab: Optional[str] = None
+    recall_isolation_chars: Optional[int] = 100
 
     def __post_init__(self) -> None:
         for source in SOURCES:
@@ -126,6 +137,9 @@ class ReplacementPolicy:
             raise DeidError(f"policy.uncertain must be one of {', '.join(UNCERTAIN_ACTIONS)} (got {self.uncertain!r})")
         if not self.neutral_tag or not isinstance(self.neutral_tag, str):
             raise DeidError("policy.neutral_tag must be a non-empty string")
+        distance = self.recall_isolation_chars
+        if distance is not None and (isinstance(distance, bool) or not isinstance(distance, int) or distance < 0):
+            raise DeidError(f"policy.recall_isolation_chars must be null or an integer >= 0 (got {distance!r})")
         object.__setattr__(self, "labels", labels)
 
     @property
@@ -431,10 +445,8 @@ class Protector:
             return False
         lo = max(0, first - self._terms.max_words + 1)
         hi = min(len(words), last + self._terms.max_words)
-        if first >= 2 and self._norm_word(first - 1) in ("de", "del") and self._norm_word(first - 2) in self._terms.heads:
-            s, _ = words[first]
-            if self.text[s : s + 1].isupper():
-                return True  # an eponym: "maniobra de Valsalva"
+        if self._after_eponym_head(first, last):
+            return True  # an eponym: "maniobra de Valsalva"
         window = _LazyWords(self, lo, hi)
         found = self._terms.covering(window, first - lo, last - lo)
         if found is None:
@@ -442,6 +454,24 @@ class Protector:
         if source == RECALL:
             return True
         return found[0] < first - lo or found[1] > last - lo + 1  # a longer term around an entity
+
+    def _after_eponym_head(self, first: int, last: int) -> bool:
+        """Whether words ``first..last`` are a capitalized name after "<eponym head> de".
+
+        The span may start with the "de" ("de Horner" of "síndrome de Horner") or
+        be the second part of a hyphenated name ("Chester" of "enfermedad de
+        Erdheim-Chester", "Quick" of "tinción de Diff-Quick").
+        """
+        words = self._words
+        assert words is not None
+        name = first
+        if self._norm_word(name) in ("de", "del") and name < last:
+            name += 1
+        while name >= 1 and self.text[words[name - 1][1] : words[name][0]] == "-" and self.text[words[name - 1][0]].isupper():
+            name -= 1
+        if name < 2 or self._norm_word(name - 1) not in ("de", "del") or self._norm_word(name - 2) not in self._terms.heads:  # type: ignore[union-attr]
+            return False
+        return self.text[words[name][0]].isupper()
 
     def _label_cut(self, start: int, end: int) -> tuple[int, int]:
         """``(start, end)`` without form labels at its edges (and the punctuation they leave)."""

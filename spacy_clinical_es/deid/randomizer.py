@@ -52,6 +52,7 @@ Nothing here logs or raises with the text of a span.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -73,6 +74,8 @@ from .people import (
 from .policy import (
     ENTITY,
     FUNCTION_WORDS,
+    ISOLATED,
+    RECALL,
     REPLACE,
     REPLACE_IF_CERTAIN,
     SOURCES,
@@ -205,11 +208,51 @@ def _kept_by_options(category: str, action: str, options: DeidOptions) -> str:
     return action
 
 
+#: Categories whose certainty test is strong evidence of PHI (a parsed date, a phone number, known names…):
+#: a recall span of one of them anchors the uncertain recall spans around it (``recall_isolation_chars``).
+_ANCHOR_CATEGORIES = frozenset({cat.DATE, cat.PHONE, cat.FAX, cat.EMAIL, cat.URL, cat.IP, cat.NAME})
+
+
+def _is_anchor(span_text: str, label: str) -> bool:
+    category = cat.category_of(label, span_text)
+    return category in _ANCHOR_CATEGORIES and category_is_certain(span_text, category)
+
+
+class _Anchors:
+    """The spans that are PHI for sure (entity, rule, gazetteer; a recall span of a strong certain category)."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self._spans = sorted(spans)
+        self._starts = [s for s, _ in self._spans]
+        self._max_end: list[int] = []  # running max of the ends: overlapping anchors
+        running = -1
+        for _, e in self._spans:
+            running = max(running, e)
+            self._max_end.append(running)
+
+    def distance(self, start: int, end: int) -> float:
+        """Characters between ``start:end`` and the nearest anchor (0 when they touch; inf without anchors)."""
+        if not self._spans:
+            return float("inf")
+        i = bisect.bisect_left(self._starts, end)
+        best = float("inf")
+        if i < len(self._spans):
+            best = self._starts[i] - end
+        if i > 0:
+            best = min(best, max(0, start - self._max_end[i - 1]))
+        return max(0, best)
+
+
 def _members(
     text: str, spans: list[tuple[int, int, str, str]], options: DeidOptions, policy: ReplacementPolicy, mode: str, stats: Counter
 ) -> list[_Member]:
     """Each span's (maybe trimmed) extent, category and action."""
     protector = Protector(text, policy)
+    anchors = _Anchors(
+        [(s, e) for s, e, label, source in spans if source != RECALL or _is_anchor(text[s:e], label)]
+        if policy.recall_isolation_chars is not None
+        else []
+    )
     members = []
     for start, end, label, source in spans:
         new_start, new_end, reason = protector.protect(start, end, source)
@@ -225,7 +268,18 @@ def _members(
         if options.keep_relatives and category not in (cat.RELATIVE, cat.SEX, cat.AGE) and is_kinship_only(span_text):
             category = cat.RELATIVE
             stats["kinship_kept"] += 1
-        action = _configured_action(policy.action_for(label, source), span_text, category, mode, policy, stats)
+        configured = policy.action_for(label, source)
+        if (
+            source == RECALL
+            and configured == REPLACE_IF_CERTAIN
+            and policy.recall_isolation_chars is not None
+            and anchors.distance(start, end) > policy.recall_isolation_chars
+            and not category_is_certain(span_text, category)
+        ):
+            stats[f"kept_{ISOLATED}"] += 1
+            members.append(_Member(start, end, label, source, category, KEEP, ISOLATED))
+            continue
+        action = _configured_action(configured, span_text, category, mode, policy, stats)
         members.append(_Member(start, end, label, source, category, _kept_by_options(category, action, options)))
     _join_neighbours(text, members, stats)
     return members

@@ -14,6 +14,7 @@ def test_the_shipped_vocabulary_is_rebuilt_exactly(data_dir, tmp_path):
     words, counts = build_clinical_vocab(data_dir)
     assert counts["words"] > 3000 and counts["words_dropped_meddocan_phi"] > 0
     assert counts["documents_skipped_meddocan_dev"] > 0  # the clinical-damage documents are left out
+    assert counts["words_from_cie10_only"] > 1000
     out = write_clinical_vocab(words, counts, tmp_path / "vocab.txt")
     assert out.read_text(encoding="utf-8") == vocab_resource_path().read_text(encoding="utf-8")
 
@@ -23,6 +24,8 @@ def test_common_clinical_words_in_and_identifiers_out(data_dir):
 
     vocab = load_clinical_vocab()
     assert {"calcificaciones", "pelvis", "tac", "mitomicina", "sindrome"} <= vocab
+    # from the CIE-10 descriptions (singulars of their plurals too): words a few hundred case reports miss
+    assert {"fobia", "fobias", "antidiuretica", "coxsackie"} <= vocab
     assert not {"garcia", "madrid", "calle", "hospital", "juan"} & vocab
     # no word that is mostly seen inside a MEDDOCAN train name or street annotation
     names = {
@@ -43,3 +46,16 @@ def test_the_cli_route(data_dir, tmp_path):
     result = CliRunner().invoke(app, ["deid-vocab", "--data-dir", str(data_dir), "--out", str(tmp_path / "v.txt")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "v.txt").read_text(encoding="utf-8") == vocab_resource_path().read_text(encoding="utf-8")
+
+
+def test_singulars_of_spanish_plurals():
+    from spacy_clinical_es.deid.clinical_vocab import _singular
+
+    assert [_singular(w) for w in ("fobias", "tumores", "sociales", "virus", "pies", "edema")] == [
+        "fobia",
+        "tumor",
+        "social",
+        None,
+        None,
+        None,
+    ]

@@ -5,6 +5,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spacy_clinical_es.deid import (
     MASK_TAGS,
@@ -235,6 +237,8 @@ def test_the_shipped_term_list_holds_eponyms_and_no_meddocan_phi(data_dir):
 
 
 def test_recall_spans_of_common_clinical_words_are_kept_names_and_entities_are_not():
+    # recall spans without an entity nearby are kept as isolated: the rule is off here to test the vocabulary
+    not_isolated = ReplacementPolicy(recall_isolation_chars=None)
     text = "Calcificaciones en pelvis menor. Se realizó TAC Multicorte. Instilación de Mitomicina C. Acude con Ana García."
     recall = [
         _span(text, "pelvis menor", "CALLE", "recall"),  # every word in the vocabulary
@@ -243,7 +247,7 @@ def test_recall_spans_of_common_clinical_words_are_kept_names_and_entities_are_n
         _span(text, "Ana García", "NOMBRE_SUJETO_ASISTENCIA", "recall"),  # a name: replaced
     ]
     recall[2] = (recall[2][0], recall[2][0] + 1, *recall[2][2:])  # "C" without the full stop
-    result = randomize(text, recall, seed=0)
+    result = randomize(text, recall, seed=0, policy=not_isolated)
     assert result.text.startswith("Calcificaciones en pelvis menor. Se realizó TAC Multicorte. Instilación de Mitomicina C. ")
     assert "García" not in result.text
     assert result.stats["kept_clinical_vocab"] == 3
@@ -253,20 +257,85 @@ def test_recall_spans_of_common_clinical_words_are_kept_names_and_entities_are_n
     assert "pelvis menor" not in out and "Multicorte" not in out
     # a capitalized known name or place is not kept even when it folds to a vocabulary word ("Colón" / "colon")
     place = "Vive en la calle Colón."
-    assert "Colón" not in _out(place, [_span(place, "Colón", "CALLE", "recall")])
+    assert "Colón" not in _out(place, [_span(place, "Colón", "CALLE", "recall")], policy=not_isolated)
     # a name right after a capitalized clinical word is still replaced
     after = "Valorado en TAC García."
     assert "García" not in _out(after, [_span(after, "García", "NOMBRE_PERSONAL_SANITARIO", "recall")])
-    off = randomize(text, recall, seed=0, policy=ReplacementPolicy(keep_clinical_vocab=False))
+    off = randomize(text, recall, seed=0, policy=ReplacementPolicy(keep_clinical_vocab=False, recall_isolation_chars=None))
     assert "Multicorte" not in off.text and "pelvis menor" not in off.text
 
 
 def test_a_clinical_vocabulary_file_of_ones_own(tmp_path):
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("# comment\nhualde\n", encoding="utf-8")
-    text = "Visto en Hualde."
-    span = [_span(text, "Hualde", "TERRITORIO", "recall")]
-    assert _out(text, span, policy=ReplacementPolicy(clinical_vocab=str(vocab))) == text
-    assert _out(text, span) != text
+    text = "Visto en Hualde por Ana García."
+    span = [_span(text, "Hualde", "TERRITORIO", "recall"), _span(text, "Ana García", "NOMBRE_SUJETO_ASISTENCIA")]
+    assert _out(text, span, policy=ReplacementPolicy(clinical_vocab=str(vocab))).startswith("Visto en Hualde por ")
+    assert "Hualde" not in _out(text, span)
     with pytest.raises(DeidError, match="not found"):
         _out(text, span, policy=ReplacementPolicy(clinical_vocab=str(tmp_path / "missing.txt")))
+
+
+# --------------------------------------------------------------------------- isolated recall spans
+
+
+def test_an_uncertain_recall_span_far_from_any_phi_is_kept_and_one_near_phi_is_not():
+    narrative = "Sin otros hallazgos en la exploración física. " * 3 + "Valorada por Zurbitu."
+    text = "Paciente: Ana García. Vive en Hualde. " + narrative
+    spans = [
+        _span(text, "Ana García", "NOMBRE_SUJETO_ASISTENCIA"),
+        _span(text, "Hualde", "TERRITORIO", "recall"),  # 10 characters from the name: replaced
+        _span(text, "Zurbitu", "INSTITUCION", "recall"),  # > 100 characters from any entity: kept
+    ]
+    result = randomize(text, spans, seed=0)
+    assert "Hualde" not in result.text and "por Zurbitu." in result.text
+    assert result.stats["kept_isolated"] == 1
+    # the distance is the policy's; off, the far span gets the neutral mask
+    off = randomize(text, spans, seed=0, policy=ReplacementPolicy(recall_isolation_chars=None))
+    assert "Zurbitu" not in off.text and "[***]" in off.text and off.stats["kept_isolated"] == 0
+    # a span of certain category is replaced however far it is, and anchors its neighbours
+    far = "Sin otros hallazgos en la exploración física. " * 4 + "Control el 12/03/2015 en Hualde."
+    recall_only = [_span(far, "12/03/2015", "FECHAS", "recall"), _span(far, "Hualde", "TERRITORIO", "recall")]
+    out = _out(far, recall_only)
+    assert "12/03/2015" not in out and "Hualde" not in out
+    # entities are never kept for being isolated
+    assert "Zurbitu" not in _out(text, [(s, e, label, "entity") for s, e, label, _ in spans[2:]])
+
+
+def test_recall_isolation_chars_is_checked():
+    assert ReplacementPolicy.from_dict({"recall_isolation_chars": 0}).recall_isolation_chars == 0
+    for bad in (-1, 1.5, True, "100"):
+        with pytest.raises(DeidError, match="recall_isolation_chars"):
+            ReplacementPolicy(recall_isolation_chars=bad)
+
+
+@given(
+    anchors=st.lists(st.tuples(st.integers(0, 200), st.integers(1, 30)), max_size=8),
+    start=st.integers(0, 200),
+    length=st.integers(1, 30),
+)
+def test_anchor_distance_is_the_smallest_gap(anchors, start, length):
+    from spacy_clinical_es.deid.randomizer import _Anchors
+
+    spans = [(s, s + n) for s, n in anchors]
+    end = start + length
+    expected = min((max(0, s - end, start - e) for s, e in spans), default=float("inf"))
+    assert _Anchors(spans).distance(start, end) == expected
+
+
+# --------------------------------------------------------------------------- eponyms
+
+
+def test_eponyms_after_a_head_are_kept_with_their_de_or_a_hyphenated_first_part():
+    text = "Meses después el síndrome de Horner había desaparecido. Enfermedad de Erdheim-Chester orbitaria. Tinción de Diff-Quick."
+    policy = ReplacementPolicy(recall_isolation_chars=None, keep_clinical_vocab=False)
+    spans = [
+        _span(text, "de Horner", "INSTITUCION", "recall"),
+        _span(text, "Chester", "INSTITUCION", "recall"),
+        _span(text, "Quick", "NOMBRE_PERSONAL_SANITARIO", "recall"),
+    ]
+    result = randomize(text, spans, seed=0, policy=policy)
+    assert result.text == text and result.stats["kept_clinical_term"] == 3
+    # a name after a word that is not an eponym head is still replaced
+    other = "Remitida por Juan de Horner."
+    assert "Horner" not in _out(other, [_span(other, "de Horner", "NOMBRE_PERSONAL_SANITARIO", "recall")], policy=policy)

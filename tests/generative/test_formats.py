@@ -224,7 +224,6 @@ def test_registry() -> None:
 def test_algorithm_modules_are_spacy_free() -> None:
     import subprocess
     import sys
-
     from pathlib import Path
 
     import spacy_clinical_es.generative as package

@@ -16,9 +16,17 @@ benchmark_app = typer.Typer(
 app.add_typer(benchmark_app, name="benchmark")
 
 # Benchmark command modules (each registers one command on benchmark_app):
-from . import discontinuous, generative, linking, linking_scale, nested, windows  # noqa: F401
-from . import scale, service  # noqa: F401  (issue 16)
-from . import deid  # noqa: F401  (issue 14)
-from . import deid_surrogates  # noqa: F401  (issues 15, 20)
-from . import e2e  # noqa: F401  (issue 21)
-from . import negation  # noqa: F401  (issue 13)
+from . import (  # noqa: F401
+    deid,
+    deid_surrogates,
+    discontinuous,
+    e2e,
+    generative,
+    linking,
+    linking_scale,
+    negation,
+    nested,
+    scale,
+    service,
+    windows,
+)

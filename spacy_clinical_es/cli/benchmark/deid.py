@@ -19,6 +19,11 @@ def _numbers(value: str, kind: type, what: str) -> list:
         raise ConfigError(f"{what}: give comma-separated numbers, e.g. 1,2") from err
 
 
+def _isolation(value: str) -> list[int | None]:
+    """``"off,50,100"`` → ``[None, 50, 100]``."""
+    return [None if v.strip() == "off" else _numbers(v, int, "--isolation")[0] for v in value.split(",") if v.strip()]
+
+
 @benchmark_app.command("deid")
 def deid_command(
     model: Annotated[Path, typer.Argument(exists=True, help="Detector pipeline (MEDDOCAN labels in doc.ents).")],
@@ -41,6 +46,13 @@ def deid_command(
         str, typer.Option("--thresholds", help="phi_recall thresholds scored (the configured one always is).")
     ] = "0.5,0.3,0.2,0.1,0.05,0.02",
     temperatures: Annotated[str, typer.Option("--temperatures", help="phi_recall temperatures.")] = "1,2,4",
+    isolation: Annotated[
+        str,
+        typer.Option(
+            "--isolation",
+            help="Values of the policy's recall_isolation_chars measured at the configured setting ('off': the rule off).",
+        ),
+    ] = "off,25,50,100,200,400",
     no_clinical: Annotated[bool, typer.Option("--no-clinical", help="Skip the clinical damage measure.")] = False,
     long_sizes: Annotated[
         str,
@@ -63,6 +75,7 @@ def deid_command(
             limit=limit,
             thresholds=_numbers(thresholds, float, "--thresholds"),
             temperatures=_numbers(temperatures, float, "--temperatures"),
+            isolation=_isolation(isolation),
             clinical=not no_clinical,
             long_sizes=_numbers(long_sizes, int, "--long-sizes"),
             long_repeats=long_repeats,

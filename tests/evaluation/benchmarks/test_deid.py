@@ -101,7 +101,12 @@ def test_benchmark_scores_every_setting_with_its_damage(detector, tmp_path: Path
     entities_recall = report["accuracy"][report["main_setting"]]["phi_token"]["r"]
     assert entities_recall < 0.8
     configured = replaced["settings"]["threshold=0.5 temperature=1"]
-    assert report["targets"]["phi_token_recall"]["measured"] == configured["phi_token"]["r"] == 1.0
+    assert report["measured"]["phi_token_recall"] == configured["phi_token"]["r"] == 1.0
+    # after the policy: every gold PHI token that the policy replaces when given the gold spans is replaced
+    assert configured["damage"]["policy_phi_tokens"] == 8  # Juan Pérez Tarragona 43001 Ana Roca Reus 12/03/2010
+    assert report["targets"]["replaced_phi_token_recall"]["measured"] == configured["damage"]["replaced_phi_token_recall"] == 1.0
+    # the isolation rule, measured at the configured setting: off and on give the same here (PHI is clustered)
+    assert set(replaced["isolation"]) == {"off", "25", "50", "100", "200", "400"}
     softest = replaced["settings"]["threshold=0.1 temperature=3"]["phi_token"]
     assert softest["r"] >= configured["phi_token"]["r"] and softest["p"] <= configured["phi_token"]["p"]
     # Clinical damage, beside every setting: the ruler's "Zurbitu" changes the disease mention (not PHI); the
@@ -128,6 +133,7 @@ def test_benchmark_scores_every_setting_with_its_damage(detector, tmp_path: Path
     assert report["config"]["deid_randomizer"]["spans_key"] == "phi"
     text = md.read_text(encoding="utf8")
     assert "Clinical mentions changed" in text and "lesión Zurbitu" in text and "replaced threshold=0.5" in text
+    assert "recall_isolation_chars" in text
 
 
 def test_cli_command_writes_the_metrics(detector, tmp_path: Path) -> None:
