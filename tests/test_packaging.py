@@ -128,7 +128,11 @@ def test_deid_wheel_installs_and_loads_in_a_new_venv(detector: Path, tmp_path: P
     trained = srsly.read_json(detector / "meta.json")["performance"]
     assert meta["performance"]["ents_f"] == trained["ents_f"]  # the scores of the run that trained the detector
     assert not any(key.endswith("_loss") for key in meta["performance"])
-    assert [s["license"] for s in meta["sources"]] == ["CC BY 4.0", "MIT (spacy-clinical-es; Faker)"]
+    assert [s["license"] for s in meta["sources"]] == [
+        "CC BY 4.0",
+        "MIT (spacy-clinical-es; Faker)",
+        "CC BY 4.0 (corpus-derived lists); CIE-10 word forms: ICD-10 © World Health Organization",
+    ]
     with zipfile.ZipFile(result.wheel) as wheel:
         names = wheel.namelist()
         packaged_meta = json.loads(wheel.read("es_clinical_deid/es_clinical_deid-0.1.0/meta.json"))

@@ -26,3 +26,21 @@ def discontinuous_command(
         run_discontinuous(
             model, list(data), output=output, markdown_path=markdown, brat_dir=brat_dir, command=invoked_command()
         )
+
+
+@benchmark_app.command("discontinuous-errors")
+def discontinuous_errors_command(
+    model: Annotated[Path, typer.Argument(exists=True, help="Pipeline with a discontinuous_ner component.")],
+    data: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Gold .spacy (span group 'codiesp').")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Counts JSON.")] = Path(
+        "metrics/discontinuous_errors.json"
+    ),
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown table.")] = Path(
+        "metrics/discontinuous_errors.md"
+    ),
+) -> None:
+    """Gold discontinuous entities by outcome (found / linking miss / detection miss) and gap pattern."""
+    from ...evaluation.benchmarks.discontinuous_errors import run_discontinuous_errors
+
+    with user_errors():
+        run_discontinuous_errors(model, data, output=output, markdown_path=markdown, command=invoked_command())
