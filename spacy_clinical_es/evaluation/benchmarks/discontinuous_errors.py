@@ -7,7 +7,10 @@ pipeline falls in one *outcome*:
 * ``found``: an entity with the same label and the same fragment set;
 * ``linking``: every gold fragment is a predicted fragment of the right label
   (exact offsets) but no predicted entity groups exactly those fragments;
-* ``detection``: at least one gold fragment is not predicted at all.
+* ``detection``: at least one gold fragment is not predicted as a fragment;
+  counted apart: whether every such fragment at least overlaps a predicted
+  span (a boundary or grouping error: "ecografía de próstata" predicted as
+  one continuous span) or one lies outside every predicted span (missed).
 
 and its *pattern* comes from the text between its fragments (text order):
 
@@ -94,6 +97,7 @@ def analyse_docs(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc]) -> dict[str
     counts: dict[str, Counter] = defaultdict(Counter)
     by_fragments: Counter = Counter()
     sharing: Counter = Counter()
+    detection_kind: Counter = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
     for gold, pred in zip(gold_docs, pred_docs):
         annotations = doc_to_document(gold, SPAN_KEY).annotations
@@ -109,6 +113,10 @@ def analyse_docs(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc]) -> dict[str
             pattern = gap_pattern(gold.text, ann.fragments)
             result = outcome(ann.label, ann.fragments, predicted_fragments, predicted_entities)
             counts[pattern][result] += 1
+            if result == DETECTION:
+                missing = [(s, e) for s, e in ann.fragments if (s, e, ann.label) not in predicted_fragments]
+                overlapped = all(any(ps < e and s < pe for ps, pe, _ in predicted_fragments) for s, e in missing)
+                detection_kind["overlaps_a_predicted_span" if overlapped else "outside_every_predicted_span"] += 1
             if any(
                 other is not ann and any(s < oe and os < e for s, e in ann.fragments for os, oe in other.fragments)
                 for other in annotations
@@ -127,6 +135,9 @@ def analyse_docs(gold_docs: Sequence[Doc], pred_docs: Sequence[Doc]) -> dict[str
         "by_pattern": {p: {o: counts[p][o] for o in OUTCOMES} for p in PATTERNS},
         "by_fragment_count": dict(sorted(by_fragments.items())),
         "sharing_text_with_another_entity": {o: sharing[o] for o in OUTCOMES},
+        "detection_misses": {
+            k: detection_kind[k] for k in ("overlaps_a_predicted_span", "outside_every_predicted_span")
+        },
         "examples": dict(examples),
     }
 
@@ -179,6 +190,10 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "Sharing text with another gold entity (a decoder must reuse it), by outcome: "
         + ", ".join(f"{k} {v}" for k, v in result["sharing_text_with_another_entity"].items()),
+        "",
+        ("Detection misses: every missing fragment overlaps a predicted span (boundary or grouping error) "
+        f"{result['detection_misses']['overlaps_a_predicted_span']}; a fragment lies outside every predicted span "
+        f"{result['detection_misses']['outside_every_predicted_span']}."),
         "",
         "Examples (fragments of the public corpus, joined by …):",
         "",

@@ -77,5 +77,7 @@ def test_analyse_docs_counts_each_gold_discontinuous_entity_once():
     assert result["by_pattern"][COORDINATION][DETECTION] == 1
     # "Fractura de … peroné" overlaps the gold "Fractura de tibia"
     assert result["sharing_text_with_another_entity"] == {FOUND: 0, LINKING: 0, DETECTION: 1}
+    # its missing fragment "peroné" lies outside every predicted span
+    assert result["detection_misses"] == {"overlaps_a_predicted_span": 0, "outside_every_predicted_span": 1}
     text_md = markdown({**result, "model": "m", "data": "d", "command": "c"})
     assert "| interposed | 1 |" in text_md and "“Dolor … hipogastrio”" in text_md
