@@ -116,10 +116,10 @@ def build_clinical_vocab(
 
 def _cie10_words() -> set[str]:
     """Normalized words of the CIE-10 descriptions of chapters :data:`CIE10_CHAPTERS`."""
-    from ..linking.builders import _cie_rows
+    from ..linking.builders import cie_rows
 
     words: set[str] = set()
-    for row in _cie_rows():
+    for row in cie_rows():
         if row.get("code", "")[:1].upper() in CIE10_CHAPTERS:
             words.update(_words(row.get("description", "")))
     return words | {singular for word in words if (singular := _singular(word))}

@@ -16,8 +16,8 @@ Defaults: entities, rules and gazetteer spans are replaced; recall spans are
 replaced when their category is certain and get the neutral mask otherwise.
 An uncertain recall span with no entity, rule or gazetteer span (nor a
 recall span that is certainly a date, a phone, an e-mail, a URL, an IP or a
-name) within ``recall_isolation_chars`` characters is kept (counted as ``kept_isolated``):
-PHI comes in clusters (headers, addresses, signatures), and an isolated
+name) within ``recall_isolation_chars`` characters is kept (counted as
+``kept_isolated``): PHI comes in clusters (headers, addresses, signatures), and an isolated
 low-confidence span in the clinical narrative is far more often a clinical
 word ("Fobia Social", "síndrome de Horner") than a name the detector missed.
 ``labels`` overrides per label (``{"PROFESION": "keep"}``) or per label and
@@ -97,8 +97,8 @@ class ReplacementPolicy:
     keep_clinical_vocab: keep a *recall* span whose words are all common clinical words.
     clinical_vocab: a vocabulary file (one normalized word per line) instead of the shipped one.
     recall_isolation_chars: an uncertain recall span farther than this from every entity, rule and
-        gazetteer span and every recall span that is certainly a date, contact or name is kept; ``None``: off (chosen on MEDDOCAN dev, see
-        metrics/deid.md).
+        gazetteer span and every recall span that is certainly a date, contact or name is kept;
+        ``None``: off (100 was chosen on MEDDOCAN dev, see metrics/deid.md).
     """
 
     entity: str = REPLACE

@@ -52,7 +52,7 @@ def dotted(code: str) -> str:
     return f"{code[:3]}.{code[3:]}"
 
 
-def _cie_rows() -> list[dict[str, str]]:
+def cie_rows() -> list[dict[str, str]]:
     """Rows of the ``cie`` package's CSV (read from its zip if not extracted)."""
     try:
         import cie.cie10 as cie_module  # 'cie' is a namespace package: locate its module
@@ -84,7 +84,7 @@ def cie10_kb(*, min_level: int = 2, include_ranges: bool = False) -> Terminology
     ``include_ranges``. The parent is the next level up (dotted). Rows
     without a code or description are counted and logged, not kept.
     """
-    rows = _cie_rows()
+    rows = cie_rows()
     kb = TerminologyKB()
     skipped = 0
     for row in rows:
