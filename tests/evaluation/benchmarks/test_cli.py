@@ -10,7 +10,17 @@ from typer.testing import CliRunner
 
 from spacy_clinical_es.cli import app
 
-BENCHMARKS = {"linking", "linking-scale", "windows", "windows-cost", "nested", "discontinuous", "generative"}
+BENCHMARKS = {
+    "linking",
+    "linking-scale",
+    "windows",
+    "windows-cost",
+    "nested",
+    "discontinuous",
+    "discontinuous-errors",
+    "generative",
+    "deid",
+}
 
 
 def test_benchmark_group_lists_every_benchmark() -> None:
@@ -42,3 +52,35 @@ def test_missing_linking_corpus_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["benchmark", "linking", "--data", str(tmp_path), "--output", str(tmp_path / "x.json")])
     assert result.exit_code == 1
     assert "corpus-linking" in result.output
+
+
+def test_discontinuous_errors_from_the_cli(tmp_path: Path) -> None:
+    """A span ruler that finds one of two discontinuous gold entities: one found, one lost at detection."""
+    text = "Dolor a nivel de hipogastrio. Lesiones en pared y cúpula vesicales."
+    nlp = spacy.blank("es")
+    ruler = nlp.add_pipe("span_ruler", config={"spans_key": "codiesp"})
+    ruler.add_patterns(
+        [
+            {"label": "DIAGNOSTICO", "pattern": "Dolor", "id": "a"},
+            {"label": "DIAGNOSTICO", "pattern": "hipogastrio", "id": "a"},
+            {"label": "DIAGNOSTICO", "pattern": "Lesiones", "id": "b"},
+        ]
+    )
+    nlp.to_disk(tmp_path / "model")
+    gold = spacy.blank("es")(text)
+
+    def span(surface: str, span_id: str):
+        start = text.index(surface)
+        return gold.char_span(start, start + len(surface), "DIAGNOSTICO", span_id=span_id)
+
+    gold.spans["codiesp"] = [span("Dolor", "1"), span("hipogastrio", "1"), span("Lesiones", "2"), span("vesicales", "2")]
+    DocBin(docs=[gold], store_user_data=True).to_disk(tmp_path / "gold.spacy")
+    out, md = tmp_path / "errors.json", tmp_path / "errors.md"
+    args = ["benchmark", "discontinuous-errors", str(tmp_path / "model"), str(tmp_path / "gold.spacy")]
+    result = CliRunner().invoke(app, [*args, "--output", str(out), "--markdown", str(md)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["entities"] == 2 and report["outcomes"] == {"found": 1, "linking": 0, "detection": 1}
+    assert report["by_pattern"]["interposed"]["found"] == 1 and report["by_pattern"]["coordination"]["detection"] == 1
+    assert report["detection_misses"] == {"overlaps_a_predicted_span": 0, "outside_every_predicted_span": 1}
+    assert "| coordination | 1 |" in md.read_text(encoding="utf-8")
