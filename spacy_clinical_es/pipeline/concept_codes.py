@@ -93,6 +93,8 @@ class ConceptCodes:
         spans = list(doc.ents) if key is None else list(doc.spans[key]) if key in doc.spans else []
         stored = doc.user_data.setdefault(CONCEPT_CODES_USER_DATA_KEY, {})
         for span in spans:
+            if not linker.links(span):
+                continue
             candidates = [[str(code), float(score)] for code, score in (span._.candidates or [])]
             best = candidates[0] if candidates else None
             record = {

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -65,6 +65,7 @@ CONTEXT_CHARS = 200
 entity_linker_default_config = f"""
 [clinical_es_entity_linker]
 spans_key = null
+labels = null
 k = 5
 threshold = 0.6
 nested_fallback = true
@@ -113,6 +114,7 @@ def make_entity_linker(
     name: str,
     encoder: Encoder,
     spans_key: Optional[str],
+    labels: Optional[list[str]],
     k: int,
     threshold: float,
     nested_fallback: bool,
@@ -136,6 +138,7 @@ def make_entity_linker(
         encoder=encoder,
         options=options,
         spans_key=spans_key,
+        labels=labels,
         nested_fallback=nested_fallback,
         generator=generator,
         prompt_template=prompt_template,
@@ -153,11 +156,15 @@ class ClinicalEntityLinker:
         encoder: Encoder,
         options: LinkerOptions,
         spans_key: str | None,
+        labels: Sequence[str] | None,
         nested_fallback: bool,
         generator: TextGenerator | None,
         prompt_template: str,
     ) -> None:
-        """Initialize the component; it links nothing until :meth:`initialize` or ``from_disk``."""
+        """Initialize the component; it links nothing until :meth:`initialize` or ``from_disk``.
+
+        labels: link only the spans with these labels (``None``: every span); the others are left as they are.
+        """
         if generator is not None and not isinstance(generator, TextGenerator):
             raise LinkingError(
                 f"generator must have a generate(prompts) method, got {type(generator).__name__}."
@@ -168,6 +175,7 @@ class ClinicalEntityLinker:
         self.generator = generator
         self.cfg: dict[str, Any] = {
             "spans_key": spans_key,
+            "labels": list(labels) if labels is not None else None,
             "nested_fallback": bool(nested_fallback),
             "prompt_template": str(prompt_template),
             **options.to_flat(),
@@ -235,6 +243,11 @@ class ClinicalEntityLinker:
             return list(doc.ents)
         return list(doc.spans[self.spans_key]) if self.spans_key in doc.spans else []
 
+    def links(self, span: Span) -> bool:
+        """Whether this linker links ``span`` (its label is in ``labels``, or ``labels`` is null)."""
+        labels = self.cfg.get("labels")  # absent from pipelines saved before the setting existed
+        return labels is None or span.label_ in labels
+
     def __call__(self, doc: Doc) -> Doc:
         """Link the spans of ``doc``."""
         return next(iter(self.pipe([doc])))
@@ -251,13 +264,13 @@ class ClinicalEntityLinker:
             yield from self.set_annotations(batch, self.predict(batch))
 
     def predict(self, docs: Iterable[Doc]) -> list[LinkResult]:
-        """One :class:`LinkResult` per span of ``docs``, in document then span order."""
+        """One :class:`LinkResult` per linked span of ``docs`` (see :meth:`links`), in document then span order."""
         if self.candidate_generator is None:
             raise LinkingError(
                 f"Component '{self.name}' has no knowledge base: run nlp.initialize() "
                 "with kb_path, or load a saved pipeline."
             )
-        spans = [span for doc in docs for span in self._spans(doc)]
+        spans = [span for doc in docs for span in self._spans(doc) if self.links(span)]
         texts = [span.text for span in spans]
         labels = [span.label_ or None for span in spans]
         if self.generator is not None:
@@ -282,6 +295,9 @@ class ClinicalEntityLinker:
         for doc in docs:
             linked = []
             for span in self._spans(doc):
+                if not self.links(span):
+                    linked.append(span)
+                    continue
                 result = results[position]
                 position += 1
                 best = result.best

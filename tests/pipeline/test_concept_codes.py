@@ -43,3 +43,19 @@ def test_unknown_linker_is_named() -> None:
     pipe = nlp.add_pipe("clinical_es_concept_codes", config={"linker": "nowhere", "code_system": "X"})
     with pytest.raises(ConfigError, match="nowhere"):
         pipe(nlp.make_doc("texto"))
+
+
+def test_spans_a_linker_does_not_link_get_no_code_record() -> None:
+    nlp = make_clinical_nlp()
+    linker = nlp.add_pipe(
+        "clinical_es_entity_linker", name="cie10_linker", config={"spans_key": "concepts", "labels": ["ENFERMEDAD"]}
+    )
+    linker.set_kb(_kb("K35.8", "CIE-10"))
+    nlp.add_pipe("clinical_es_concept_codes", name="cie10_codes", config={"linker": "cie10_linker", "code_system": "CIE-10"})
+    doc = nlp.make_doc("Varón con apendicitis aguda.")
+    doc.spans["concepts"] = [doc.char_span(0, 5, "SEXO"), doc.char_span(10, 27, "ENFERMEDAD")]
+    for _, pipe in nlp.pipeline:
+        doc = pipe(doc)
+    sex, appendicitis = doc.spans["concepts"]
+    assert appendicitis._.concept_codes["CIE-10"]["code"] == "K35.8"
+    assert not sex._.concept_codes  # "varón" is a concept without a code

@@ -270,3 +270,18 @@ def test_defaults_are_written_once_in_the_default_config() -> None:
     assert linker.options.ann == AnnOptions(threshold=200_000, factory="IVF{nlist},SQ8", nprobe=16)
     assert LinkerOptions.from_flat(linker.options.to_flat()) == linker.options
     assert [r.__qualname__.split(".")[0] for r in linker.options.rerankers()] == ["code_prior"]
+
+
+def test_labels_limit_what_is_linked_and_travel_with_the_component(kb: TerminologyKB, tmp_path: Path) -> None:
+    nlp = _nlp(kb, labels=["ENFERMEDAD"])
+    doc = nlp(TEXT)
+    by_label = {e.label_: e for e in doc.ents}
+    assert by_label["ENFERMEDAD"].kb_id_ == "38341003"
+    procedures = [e for e in doc.ents if e.label_ == "PROCEDIMIENTO"]
+    assert [(e.kb_id_, e._.candidates) for e in procedures] == [("", None), ("", None)]  # left as they were
+    nlp.to_disk(tmp_path / "p")
+    reloaded = spacy.load(tmp_path / "p")
+    assert reloaded.get_pipe("clinical_es_entity_linker").cfg["labels"] == ["ENFERMEDAD"]
+    again = reloaded(TEXT)
+    assert [(e.kb_id_, e._.candidates) for e in again.ents] == [(e.kb_id_, e._.candidates) for e in doc.ents]
+    assert [e.kb_id_ for e in again.ents] == ["", "", "38341003"]
