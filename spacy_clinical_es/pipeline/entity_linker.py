@@ -1,6 +1,7 @@
 """``clinical_es_entity_linker`` (formerly ``clinical_entity_linker``): a thin spaCy component over :mod:`spacy_clinical_es.linking`.
 
-It reads mentions from ``doc.ents`` (or the span group ``spans_key``), ranks
+It reads mentions from ``doc.ents`` (or the span group ``spans_key``; with
+``labels``, only the spans of those labels, the others are left as they are), ranks
 knowledge-base codes for each with
 :class:`~spacy_clinical_es.linking.CandidateGenerator` (exact normalized
 match, word-order-insensitive key match, then nearest neighbours of the
