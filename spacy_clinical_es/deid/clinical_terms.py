@@ -119,15 +119,21 @@ def build_clinical_terms(data_dir: str | Path | None = None) -> tuple[list[str],
 
 def write_clinical_terms(terms: list[str], counts: dict[str, int], path: str | Path | None = None) -> Path:
     """Write the list (a header with its origin and counts, then one term per line)."""
-    path = Path(path) if path is not None else resource_path()
     header = [
-        "# Clinical terms never replaced by the de-identification policy (spacy_clinical_es.deid.clinical_terms).",
-        "# Mention texts of DisTEMIST, MedProcNER, SympTEMIST and CodiEsp train (CC BY 4.0, BSC / Plan TL),",
-        "# normalized; MEDDOCAN dev documents left out; terms containing a MEDDOCAN train PHI annotation dropped.",
-        "# Rebuild: python -m spacy_clinical_es deid-terms",
-        "# counts: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        "Clinical terms never replaced by the de-identification policy (spacy_clinical_es.deid.clinical_terms).",
+        "Mention texts of DisTEMIST, MedProcNER, SympTEMIST and CodiEsp train (CC BY 4.0, BSC / Plan TL),",
+        "normalized; MEDDOCAN dev documents left out; terms containing a MEDDOCAN train PHI annotation dropped.",
+        "Rebuild: python -m spacy_clinical_es deid-terms",
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(header + terms) + "\n", encoding="utf-8")
+    path = write_resource_list(Path(path) if path is not None else resource_path(), header, counts, terms)
     logger.info("wrote %d lines (terms and eponym heads) to %s", len(terms), path)
+    return path
+
+
+def write_resource_list(path: Path, header: list[str], counts: dict[str, int], items: list[str]) -> Path:
+    """The format of the policy's shipped lists: ``#`` header lines, a ``# counts:`` line, then one item per line."""
+    lines = [f"# {line}" for line in header]
+    lines.append("# counts: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines + items) + "\n", encoding="utf-8")
     return path

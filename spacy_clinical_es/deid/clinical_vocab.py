@@ -39,7 +39,13 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from .clinical_terms import _NOT_FILTERING, TERM_CORPORA, _doc_key, _words
+from .clinical_terms import (
+    _NOT_FILTERING,
+    TERM_CORPORA,
+    _doc_key,
+    _words,
+    write_resource_list,
+)
 from .errors import DeidError
 
 logger = logging.getLogger(__name__)
@@ -141,18 +147,15 @@ def _singular(word: str) -> str | None:
 
 def write_clinical_vocab(words: list[str], counts: dict[str, int], path: str | Path | None = None) -> Path:
     """Write the vocabulary (a header with its origin and counts, then one word per line)."""
-    path = Path(path) if path is not None else vocab_resource_path()
     header = [
-        "# Common clinical vocabulary: a phi_recall-only span made of these words is kept (spacy_clinical_es.deid.clinical_vocab).",
-        f"# Word forms in >= {MIN_DOCUMENTS} distinct DisTEMIST/MedProcNER/SympTEMIST/CodiEsp/CANTEMIST train texts",
-        "# (CC BY 4.0, BSC / Plan TL) and words of the CIE-10 descriptions of chapters A-T (WHO classification,",
-        "# Spanish edition, from the 'cie' package), normalized; MEDDOCAN dev documents left out; words more than",
-        f"# {MAX_PHI_SHARE:.0%} of the time inside a MEDDOCAN train PHI annotation dropped.",
-        "# Rebuild: python -m spacy_clinical_es deid-vocab",
-        "# counts: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())),
+        "Common clinical vocabulary: a phi_recall-only span made of these words is kept (spacy_clinical_es.deid.clinical_vocab).",
+        f"Word forms in >= {MIN_DOCUMENTS} distinct DisTEMIST/MedProcNER/SympTEMIST/CodiEsp/CANTEMIST train texts",
+        "(CC BY 4.0, BSC / Plan TL) and words of the CIE-10 descriptions of chapters A-T (WHO classification,",
+        "Spanish edition, from the 'cie' package), normalized; MEDDOCAN dev documents left out; words more than",
+        f"{MAX_PHI_SHARE:.0%} of the time inside a MEDDOCAN train PHI annotation dropped.",
+        "Rebuild: python -m spacy_clinical_es deid-vocab",
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(header + words) + "\n", encoding="utf-8")
+    path = write_resource_list(Path(path) if path is not None else vocab_resource_path(), header, counts, words)
     logger.info("wrote %d vocabulary words to %s", len(words), path)
     return path
 
