@@ -1,6 +1,6 @@
 """``spacy-clinical-es convert``: build the training corpora from the data directory.
 
-``python -m spacy_clinical_es convert {deid|imaging|linking|discontinuous|nubes} --output DIR [--data-dir PATH]``
+``python -m spacy_clinical_es convert {deid|imaging|concepts|linking|discontinuous|nubes} --output DIR [--data-dir PATH]``
 writes the corpus files, ``stats.json`` and ``report.json`` to DIR and prints
 the statistics tables.
 """
@@ -29,6 +29,7 @@ class Target(str, Enum):
 
     deid = "deid"
     imaging = "imaging"
+    concepts = "concepts"
     linking = "linking"
     discontinuous = "discontinuous"
     nubes = "nubes"
@@ -38,6 +39,7 @@ class Target(str, Enum):
 REQUIRED_CORPORA = {
     Target.deid: ("meddocan",),
     Target.imaging: ("meddocan", "distemist", "medprocner"),
+    Target.concepts: ("meddocan", "distemist", "medprocner"),
     Target.linking: ("medprocner", "distemist", "codiesp"),
     Target.discontinuous: ("codiesp",),
     Target.nubes: ("nubes",),
@@ -52,7 +54,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
     """
     from ..corpora.builders.deid import build_deid
     from ..corpora.builders.discontinuous import build_discontinuous
-    from ..corpora.builders.imaging import build_imaging
+    from ..corpora.builders.imaging import build_concepts, build_imaging
     from ..corpora.builders.linking import build_linking
     from ..corpora.builders.nubes import build_nubes
 
@@ -62,6 +64,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
     builders: dict[Target, Callable[..., dict[str, Any]]] = {
         Target.deid: build_deid,
         Target.imaging: build_imaging,
+        Target.concepts: build_concepts,
         Target.linking: build_linking,
         Target.discontinuous: build_discontinuous,
         Target.nubes: build_nubes,
@@ -89,7 +92,7 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
         table = markdown_table(
             ["split", "scheme", "documents", "annotations", "in span group", "in doc.ents"], rows
         )
-    elif target is Target.imaging:
+    elif target in (Target.imaging, Target.concepts):
         mapping = MappingCounts()
         for corpus, labels in stats["mapping"].items():
             for label, entry in labels.items():
@@ -117,7 +120,7 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
 
 @app.command("convert")
 def convert_command(
-    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging, linking, discontinuous or nubes.")],
+    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging, concepts, linking, discontinuous or nubes.")],
     output: Annotated[
         Path, typer.Option("--output", "-o", file_okay=False, help="Folder for the corpus files.")
     ],
@@ -133,6 +136,9 @@ def convert_command(
 
     deid: MEDDOCAN train/dev with fine and coarse labels. imaging: EDAD, SEXO,
     ENFERMEDAD and PROCEDIMIENTO on the DisTEMIST text, split 70/15/15.
+    concepts: the same documents and mentions (with their codes) split like
+    the linking corpus, for the concept NER of es_clinical_concepts and the
+    end-to-end evaluation.
     linking: mention/code pairs with their sentence (MedProcNER, DisTEMIST,
     CodiEsp). discontinuous: CodiEsp text evidence with (discontinuous)
     fragments in the span group "codiesp". nubes: NUBes sentences with negation/uncertainty cues and

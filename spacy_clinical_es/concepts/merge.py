@@ -9,7 +9,7 @@ discontinuous ones have two or more fragments.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -47,9 +47,18 @@ class Concept:
         return len(self.fragments) > 1
 
 
-def merge_concepts(mentions: Iterable[Mention], label_map: Mapping[str, str] | None = None) -> list[Concept]:
-    """Group fragments into entities, map labels, and keep each (label, fragments) once, in text order."""
+def merge_concepts(
+    mentions: Iterable[Mention],
+    label_map: Mapping[str, str] | None = None,
+    discontinuous_only: Collection[str] = (),
+) -> list[Concept]:
+    """Group fragments into entities, map labels, and keep each (label, fragments) once, in text order.
+
+    ``discontinuous_only``: sources whose one-fragment entities are dropped (a detector trained on another
+    corpus' guideline, such as CodiEsp's, adds its discontinuous concepts but not its own continuous ones).
+    """
     label_map = label_map or {}
+    discontinuous_only = set(discontinuous_only)
     entities: dict[tuple[str, str, str] | int, list[Mention]] = {}  # in order of first appearance
     for i, mention in enumerate(mentions):
         if mention.end <= mention.start:
@@ -59,6 +68,8 @@ def merge_concepts(mentions: Iterable[Mention], label_map: Mapping[str, str] | N
     merged: dict[tuple[str, tuple[tuple[int, int], ...]], Concept] = {}
     for parts in entities.values():
         fragments = tuple(sorted({(m.start, m.end) for m in parts}))
+        if len(fragments) < 2 and parts[0].source in discontinuous_only:
+            continue
         label = label_map.get(parts[0].label, parts[0].label)
         scores = [m.score for m in parts if m.score is not None]
         score = min(scores) if scores else None  # an entity is as sure as its weakest fragment

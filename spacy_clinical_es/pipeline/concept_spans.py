@@ -4,7 +4,9 @@ A thin component over :func:`spacy_clinical_es.concepts.merge.merge_concepts`.
 It reads ``doc.ents`` (when ``use_ents``) and the span groups ``span_keys``
 (e.g. spancat's nested ``imaging`` and discontinuous_ner's ``codiesp``), maps
 labels (``label_map``: CodiEsp's ``DIAGNOSTICO`` -> ``ENFERMEDAD``), keeps
-only ``labels`` (when given) and writes ``doc.spans[spans_key]``:
+only ``labels`` (when given), takes only the discontinuous concepts (two or
+more fragments) of the span groups in ``discontinuous_only`` and writes
+``doc.spans[spans_key]``:
 
 * one span per fragment; every concept has an id (``span.id_``, ``"C1"``,
   ``"C2"``… per doc) shared by the fragments of a discontinuous concept, the
@@ -33,6 +35,7 @@ concept_spans_default_config = """
 spans_key = "concepts"
 use_ents = true
 span_keys = []
+discontinuous_only = []
 labels = null
 label_map = {}
 """
@@ -50,12 +53,14 @@ def make_concept_spans(
     spans_key: str,
     use_ents: bool,
     span_keys: list[str],
+    discontinuous_only: list[str],
     labels: Optional[list[str]],
     label_map: dict[str, str],
 ) -> ConceptSpans:
     """Create a :class:`ConceptSpans` (see the module docstring)."""
     return ConceptSpans(
-        nlp, name, spans_key=spans_key, use_ents=use_ents, span_keys=span_keys, labels=labels, label_map=label_map
+        nlp, name, spans_key=spans_key, use_ents=use_ents, span_keys=span_keys,
+        discontinuous_only=discontinuous_only, labels=labels, label_map=label_map,
     )
 
 
@@ -70,6 +75,7 @@ class ConceptSpans:
         spans_key: str = DEFAULT_SPANS_KEY,
         use_ents: bool = True,
         span_keys: Sequence[str] = (),
+        discontinuous_only: Sequence[str] = (),
         labels: Sequence[str] | None = None,
         label_map: dict[str, str] | None = None,
     ) -> None:
@@ -78,6 +84,7 @@ class ConceptSpans:
             "spans_key": spans_key,
             "use_ents": bool(use_ents),
             "span_keys": list(span_keys),
+            "discontinuous_only": list(discontinuous_only),
             "labels": list(labels) if labels is not None else None,
             "label_map": dict(label_map or {}),
         }
@@ -105,7 +112,10 @@ class ConceptSpans:
         scores: list[float | None] = []
         sources: list[str] = []
         n = 0
-        for concept in merge_concepts(self._mentions(doc), self.cfg["label_map"]):
+        merged = merge_concepts(
+            self._mentions(doc), self.cfg["label_map"], self.cfg["discontinuous_only"]
+        )
+        for concept in merged:
             if allowed is not None and concept.label not in allowed:
                 continue
             n += 1

@@ -60,3 +60,19 @@ def test_merge_never_loses_a_fragment_and_never_duplicates(rows: list) -> None:
     assert len(keys) == len(set(keys))
     covered = {(frag, c.label) for c in concepts for frag in c.fragments}
     assert all(((m.start, m.end), m.label) in covered for m in mentions if m.end > m.start)
+
+
+def test_discontinuous_only_sources_add_their_multi_fragment_concepts_only() -> None:
+    mentions = [
+        Mention(0, 10, "ENFERMEDAD", "ents"),
+        Mention(0, 10, "DIAGNOSTICO", "codiesp", group="E1", score=0.9),  # continuous: the NER's job
+        Mention(20, 25, "DIAGNOSTICO", "codiesp", group="E2", score=0.8),  # continuous, found by codiesp alone
+        Mention(30, 35, "DIAGNOSTICO", "codiesp", group="E3", score=0.7),
+        Mention(40, 49, "DIAGNOSTICO", "codiesp", group="E3", score=0.6),
+    ]
+    concepts = merge_concepts(mentions, {"DIAGNOSTICO": "ENFERMEDAD"}, discontinuous_only=["codiesp"])
+    assert [(c.fragments, c.sources) for c in concepts] == [
+        (((0, 10),), ["ents"]),
+        (((30, 35), (40, 49)), ["codiesp"]),
+    ]
+    assert len(merge_concepts(mentions, {"DIAGNOSTICO": "ENFERMEDAD"})) == 3

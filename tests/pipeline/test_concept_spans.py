@@ -49,3 +49,16 @@ def test_labels_filter_and_missing_groups() -> None:
     pipe = nlp.add_pipe("clinical_es_concept_spans", config={"span_keys": ["codiesp", "absent"], "labels": ["PROCEDIMIENTO"]})
     doc = pipe(_doc(nlp))
     assert list(doc.spans["concepts"]) == []
+
+
+def test_discontinuous_only_takes_the_multi_fragment_concepts_of_a_group() -> None:
+    nlp = make_clinical_nlp()
+    pipe = nlp.add_pipe("clinical_es_concept_spans", config={
+        "span_keys": ["imaging", "codiesp"], "discontinuous_only": ["codiesp", "imaging"],
+        "label_map": {"DIAGNOSTICO": "ENFERMEDAD"},
+    })
+    doc = pipe(_doc(nlp))
+    # the NER's entity and the discontinuous CodiEsp concept; spancat's one-fragment spans are left out
+    assert [(s.start_char, s.end_char, s.id_) for s in doc.spans["concepts"]] == [(0, 14, "C1"), (24, 34, "C1"), (39, 56, "C2")]
+    assert pipe.cfg["discontinuous_only"] == ["codiesp", "imaging"]
+    assert nlp.config["components"]["clinical_es_concept_spans"]["discontinuous_only"] == ["codiesp", "imaging"]

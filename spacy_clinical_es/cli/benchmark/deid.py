@@ -6,22 +6,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from ...errors import ConfigError
 from ...evaluation.benchmarks.deid import DEFAULT_LONG_SIZES, run_deid_benchmark
 from . import benchmark_app
-from ._common import invoked_command, user_errors
-
-
-def _numbers(value: str, kind: type, what: str) -> list:
-    try:
-        return [kind(v) for v in value.split(",") if v.strip()]
-    except ValueError as err:
-        raise ConfigError(f"{what}: give comma-separated numbers, e.g. 1,2") from err
+from ._common import invoked_command, numbers, user_errors
 
 
 def _isolation(value: str) -> list[int | None]:
     """``"off,50,100"`` → ``[None, 50, 100]``."""
-    return [None if v.strip() == "off" else _numbers(v, int, "--isolation")[0] for v in value.split(",") if v.strip()]
+    return [None if v.strip() == "off" else numbers(v, int, "--isolation")[0] for v in value.split(",") if v.strip()]
 
 
 @benchmark_app.command("deid")
@@ -71,13 +63,13 @@ def deid_command(
             data_dir=data_dir,
             batch_size=batch_size,
             repeats=repeats,
-            processes=_numbers(processes, int, "--processes"),
+            processes=numbers(processes, int, "--processes"),
             limit=limit,
-            thresholds=_numbers(thresholds, float, "--thresholds"),
-            temperatures=_numbers(temperatures, float, "--temperatures"),
+            thresholds=numbers(thresholds, float, "--thresholds"),
+            temperatures=numbers(temperatures, float, "--temperatures"),
             isolation=_isolation(isolation),
             clinical=not no_clinical,
-            long_sizes=_numbers(long_sizes, int, "--long-sizes"),
+            long_sizes=numbers(long_sizes, int, "--long-sizes"),
             long_repeats=long_repeats,
             command=invoked_command(),
         )

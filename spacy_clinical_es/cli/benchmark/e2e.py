@@ -6,26 +6,41 @@ from typing import Annotated, Optional
 
 import typer
 
-from ...evaluation.benchmarks.e2e import run_e2e
+from ...evaluation.benchmarks.e2e import CONCEPT_TASKS, E2ETask, run_e2e
 from . import benchmark_app
-from ._common import invoked_command, user_errors
+from ._common import invoked_command, numbers, user_errors
 
 
 @benchmark_app.command("e2e")
 def e2e_command(
     model: Annotated[Path, typer.Argument(exists=True, help="Concept pipeline (e.g. es_clinical_concepts' directory).")],
     data: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Gold .spacy with coded concepts.")],
-    gold_span_key: Annotated[str, typer.Option("--gold-span-key", help="Span group of the gold concepts.")],
-    gold_system: Annotated[str, typer.Option("--gold-system", help="Terminology of the gold codes.")] = "SNOMEDCT",
-    pred_system: Annotated[str, typer.Option("--pred-system", help="Code system of the predictions.")] = "SNOMED CT",
+    gold_span_key: Annotated[str, typer.Option("--gold-span-key", help="Span group of the gold concepts.")] = "imaging",
+    task: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--task",
+            help="LABEL:GOLD_SYSTEM:PRED_SYSTEM, repeatable ('*' for any label); default: MedProcNER and DisTEMIST "
+            "SNOMED CT, DisTEMIST ICD-10 (evaluation.benchmarks.e2e.CONCEPT_TASKS).",
+        ),
+    ] = None,
+    linker_thresholds: Annotated[
+        Optional[str],
+        typer.Option("--linker-thresholds", help="Comma-separated thresholds: also score with every linker set to each."),
+    ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Metrics JSON.")] = Path("metrics/e2e.json"),
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown table.")] = None,
 ) -> None:
-    """Strict (document, start, end, code) P/R/F and the per-stage loss (not found / wrong code / correct)."""
+    """Strict (document, start, end, code) P/R/F per task and the per-stage loss (not found / wrong code / correct)."""
     with user_errors():
+        tasks = [E2ETask.parse(t) for t in task] if task else CONCEPT_TASKS
+        thresholds = numbers(linker_thresholds, float, "--linker-thresholds") if linker_thresholds else []
         result = run_e2e(
-            model, data, gold_span_key=gold_span_key, gold_system=gold_system, pred_system=pred_system,
-            output=output, markdown_path=markdown, command=invoked_command(),
+            model, data, gold_span_key=gold_span_key, tasks=tasks, output=output, markdown_path=markdown,
+            linker_thresholds=thresholds, command=invoked_command(),
         )
-    s = result["e2e"]
-    typer.echo(f"end-to-end P {s['p']:.4f} R {s['r']:.4f} F1 {s['f']:.4f} on {s['gold']} gold concepts -> {output}")
+    for s in result["tasks"]:
+        typer.echo(
+            f"{s['name']}: end-to-end P {s['p']:.4f} R {s['r']:.4f} F1 {s['f']:.4f} on {s['gold']} gold concepts"
+        )
+    typer.echo(f"-> {output}")

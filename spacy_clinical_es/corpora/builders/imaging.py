@@ -22,6 +22,15 @@ Nested and overlapping mentions are all kept in the span group
 Documents are split 70/15/15 with :func:`~.split.stratified_split` on the
 per-document class counts (seeded, deterministic).
 
+The *concept corpus* (:func:`build_concepts`, ``convert concepts``) holds the
+same documents and mentions, split instead by the linking corpus' joint
+MedProcNER + DisTEMIST split (:func:`~.linking.joint_link_split`; documents
+without any link go to train). Its test documents are then unseen by both the
+concept NER trained on it and the knowledge base built from the linking train
+rows, so the chain can be scored end to end on them (``benchmark e2e``); the
+gold codes (SNOMED CT of MedProcNER and DisTEMIST, DisTEMIST's ICD-10
+cross-map) ride on the mentions (``span._.codes``).
+
 Outputs: ``{train,dev,test}.spacy``, ``{split}.conll`` (IOB2 of
 ``doc.ents``), ``splits.json`` (document ids per split), ``mapping.json``
 (mapped/unmapped counts with reasons), ``stats.json``, ``stats.md`` (the
@@ -37,6 +46,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ...errors import ConfigError
 from ...tokenizer import make_clinical_nlp
 from ..annotations import Annotation, Document
 from ..report import ConversionReport
@@ -51,6 +61,8 @@ CORPUS = "imaging"
 SPAN_KEY = "imaging"
 LABELS: tuple[str, ...] = ("EDAD", "SEXO", "ENFERMEDAD", "PROCEDIMIENTO")
 SEED = 0
+#: How documents are split: on the class counts (the image-entity corpus) or like the linking corpus (concepts).
+SPLIT_RULES: tuple[str, ...] = ("labels", "links")
 MEDDOCAN_SPLITS: tuple[str, ...] = ("train", "dev")
 
 #: Source corpus → {source label: imaging label}. Other labels are not used.
@@ -198,12 +210,19 @@ def build_imaging(
     nlp: Any = None,
     report: ConversionReport | None = None,
     seed: int = SEED,
+    split_by: str = "labels",
 ) -> dict[str, Any]:
-    """Build the image-entity corpus in ``output_dir``; return the stats."""
+    """Build the image-entity corpus in ``output_dir``; return the stats.
+
+    ``split_by``: ``"labels"`` (stratified on the class counts) or ``"links"``
+    (the linking corpus' joint split; see :func:`build_concepts`).
+    """
     from spacy.tokens import DocBin
 
     from ..representation import document_to_doc
 
+    if split_by not in SPLIT_RULES:
+        raise ConfigError(f"split_by must be one of {', '.join(SPLIT_RULES)}, not {split_by!r}.")
     out = ensure_dir(output_dir)
     report = report if report is not None else ConversionReport()
     nlp = nlp if nlp is not None else make_clinical_nlp()
@@ -226,7 +245,10 @@ def build_imaging(
     label_counts = {
         doc_id: Counter(a.label for a in doc.annotations) for doc_id, doc in documents.items()
     }
-    parts = stratified_split(label_counts, DEFAULT_RATIOS, seed=seed)
+    if split_by == "labels":
+        parts = stratified_split(label_counts, DEFAULT_RATIOS, seed=seed)
+    else:
+        parts = _link_split(documents, distemist, medprocner, seed)
     split_stats: dict[str, Any] = {}
     all_tokens: list[int] = []
     for split, ids in parts.items():
@@ -244,6 +266,7 @@ def build_imaging(
         "span_key": SPAN_KEY,
         "labels": list(LABELS),
         "seed": seed,
+        "split_by": split_by,
         "documents": {
             "meddocan_train_dev": len(meddocan),
             "distemist_train": len(distemist),
@@ -271,7 +294,7 @@ def build_imaging(
     )
     write_json(out / "stats.json", stats)
     (out / "stats.md").write_text(
-        "# Image-entity corpus\n\n"
+        f"# {'Concept' if split_by == 'links' else 'Image-entity'} corpus (split by {split_by})\n\n"
         + statistics_table(stats)
         + "\n\n## MEDDOCAN / MedProcNER mentions carried onto the DisTEMIST text\n\n"
         + mapping.table()
@@ -280,6 +303,35 @@ def build_imaging(
     )
     write_json(out / "report.json", report.to_dict())
     return stats
+
+
+def build_concepts(
+    output_dir: str | Path,
+    data_dir: str | Path | None = None,
+    *,
+    nlp: Any = None,
+    report: ConversionReport | None = None,
+    seed: int = SEED,
+) -> dict[str, Any]:
+    """The concept corpus: the image-entity documents and mentions, split like the linking corpus."""
+    return build_imaging(output_dir, data_dir, nlp=nlp, report=report, seed=seed, split_by="links")
+
+
+def _link_split(
+    documents: dict[str, Document],
+    distemist: dict[str, Document],
+    medprocner: dict[str, Document],
+    seed: int,
+) -> dict[str, list[str]]:
+    """The linking corpus' joint split restricted to ``documents``; documents without links go to train."""
+    from .linking import joint_link_split
+
+    parts, _ = joint_link_split({"medprocner": medprocner, "distemist": distemist}, seed=seed)
+    out = {name: sorted(i for i in parts.get(name, []) if i in documents) for name, _ in DEFAULT_RATIOS}
+    placed = {i for ids in out.values() for i in ids}
+    first = DEFAULT_RATIOS[0][0]
+    out[first] = sorted(set(out[first]) | (set(documents) - placed))
+    return out
 
 
 def _split_stats(docs: list[Any], documents: list[Document]) -> dict[str, Any]:

@@ -137,6 +137,25 @@ def _has_link(document: Document, corpus: str) -> int:
     )
 
 
+def joint_link_split(
+    train_docs: dict[str, dict[str, Document]], *, seed: int = SEED
+) -> tuple[dict[str, list[str]], dict[str, Counter]]:
+    """The joint MedProcNER + DisTEMIST document split and the link counts it was stratified on.
+
+    ``train_docs``: corpus name → document id → document. Only documents with
+    at least one link are split; the concept corpus (``convert concepts``)
+    reuses this split so that end-to-end test documents are unseen by both
+    the concept NER and the knowledge base.
+    """
+    link_counts: dict[str, Counter] = {}
+    for corpus, docs in train_docs.items():
+        for doc_id, doc in docs.items():
+            n = _has_link(doc, corpus)
+            if n:
+                link_counts.setdefault(doc_id, Counter())[corpus] = n
+    return stratified_split(link_counts, DEFAULT_RATIOS, seed=seed), link_counts
+
+
 def build_linking(
     output_dir: PathLike,
     data_dir: PathLike | None = None,
@@ -158,13 +177,7 @@ def build_linking(
         corpus: {d.id: d for d in iter_corpus(corpus, "train", data_dir=data_dir, report=report)}
         for corpus in ("medprocner", "distemist")
     }
-    link_counts: dict[str, Counter] = {}
-    for corpus, docs in train_docs.items():
-        for doc_id, doc in docs.items():
-            n = _has_link(doc, corpus)
-            if n:
-                link_counts.setdefault(doc_id, Counter())[corpus] = n
-    parts = stratified_split(link_counts, DEFAULT_RATIOS, seed=seed)
+    parts, link_counts = joint_link_split(train_docs, seed=seed)
     files: dict[str, str] = {}
     for corpus, docs in train_docs.items():
         for split, ids in parts.items():

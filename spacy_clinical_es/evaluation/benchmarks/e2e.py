@@ -13,30 +13,69 @@ Per-stage loss splits every gold item into
 
 Gold: a ``.spacy`` DocBin whose span group ``gold_span_key`` holds the
 concepts with their codes in the package's annotation records
-(``span._.codes[gold_system]``, as the converters write them). Predictions:
-the pipeline's concept records
-(:func:`spacy_clinical_es.runtime.annotate.concept_records`), code system
-``pred_system`` (``"SNOMED CT"`` for ``es_clinical_concepts``; ``"kb"`` for
-``kb_id_`` of a bare linker). Discontinuous concepts count by their overall
-start and end, as the shared tasks' TSV files do.
+(``span._.codes[gold_system]``, as the converters write them): the test part
+of the concept corpus (``convert concepts``), whose documents neither the
+concept NER nor the knowledge base has seen. Predictions: the pipeline's
+concept records (:func:`spacy_clinical_es.runtime.annotate.concept_records`).
+Discontinuous concepts count by their overall start and end, as the shared
+tasks' TSV files do.
+
+One run scores several :class:`E2ETask`: a label (``PROCEDIMIENTO`` for
+MedProcNER, ``ENFERMEDAD`` for DisTEMIST), the gold code system and the
+predicted one. As in the shared tasks, a task is scored on the documents
+its corpus coded (those with at least one gold code of that label and
+system); predictions of other labels are not that task's.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import EvaluationError
 from ..evaluate import DEFAULT_BATCH_SIZE, load_model, read_gold_docs
 from ..report import table, write_json, write_text
 
 logger = logging.getLogger(__name__)
 
 Item = tuple[str, int, int, str]  # (document, start, end, code)
+LINKER_FACTORY = "clinical_es_entity_linker"
 
-#: Best end-to-end F1 of the shared tasks, for the report (MedProcNER subtask 3, CLEF 2023 overview).
-SHARED_TASK_BEST = {"MedProcNER subtask 3 (SNOMED CT)": 0.571}
+
+@dataclass(frozen=True)
+class E2ETask:
+    """One end-to-end score: concepts of ``label`` (``"*"``: any), gold codes of ``gold_system`` vs predicted ones of ``pred_system``."""
+
+    name: str
+    label: str = "*"
+    gold_system: str = "SNOMEDCT"
+    pred_system: str = "SNOMED CT"
+    #: The shared task's best end-to-end F1 for this task, when there is one (for the report).
+    shared_task_best: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> E2ETask:
+        """``LABEL:GOLD_SYSTEM:PRED_SYSTEM`` (the CLI's ``--task``), named after itself."""
+        parts = text.split(":")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise EvaluationError(
+                f"--task {text!r}: write LABEL:GOLD_SYSTEM:PRED_SYSTEM, e.g. 'PROCEDIMIENTO:SNOMEDCT:SNOMED CT' "
+                "('*' as LABEL for every label)."
+            )
+        label, gold, pred = (p.strip() for p in parts)
+        return cls(name=text, label=label, gold_system=gold, pred_system=pred)
+
+
+#: The tasks of ``es_clinical_concepts`` on the concept corpus. MedProcNER subtask 3's best end-to-end F1 is from
+#: the CLEF 2023 overview (Lima-López et al.); DisTEMIST's linking subtrack scored gold mentions, not the chain.
+CONCEPT_TASKS: tuple[E2ETask, ...] = (
+    E2ETask("MedProcNER SNOMED CT", "PROCEDIMIENTO", "SNOMEDCT", "SNOMED CT", shared_task_best=0.571),
+    E2ETask("DisTEMIST SNOMED CT", "ENFERMEDAD", "SNOMEDCT", "SNOMED CT"),
+    E2ETask("DisTEMIST ICD-10 (cross-map)", "ENFERMEDAD", "ICD10", "CIE-10"),
+)
 
 
 def e2e_scores(
@@ -66,8 +105,8 @@ def e2e_scores(
     return {"p": p, "r": r, "f": f, "tp": tp, "fp": fp, "fn": fn, "gold": n, "stages": {**stages, **shares}}
 
 
-def gold_items(docs: Iterable[Any], *, span_key: str, system: str) -> list[Item]:
-    """``(doc_id, start, end, code)`` of every gold concept of ``docs`` coded in ``system``."""
+def gold_items(docs: Iterable[Any], *, span_key: str, system: str, label: str = "*") -> list[Item]:
+    """``(doc_id, start, end, code)`` of every gold concept of ``docs`` with ``label`` coded in ``system``."""
     from ...corpora.representation import doc_to_document
 
     items: list[Item] = []
@@ -76,19 +115,21 @@ def gold_items(docs: Iterable[Any], *, span_key: str, system: str) -> list[Item]
         doc_id = document.id or str(i)
         for annotation in document.annotations:
             code = annotation.codes.get(system)
-            if code:
+            if code and label in ("*", annotation.label):
                 items.append((doc_id, annotation.start, annotation.end, code))
     return items
 
 
 def predicted_items(
-    records_per_doc: Iterable[tuple[str, list[Mapping[str, Any]]]], *, system: str
+    records_per_doc: Iterable[tuple[str, list[Mapping[str, Any]]]], *, system: str, label: str = "*"
 ) -> tuple[list[Item], list[tuple[str, int, int]]]:
-    """``(doc_id, start, end, code)`` of every predicted concept coded in ``system``, and the uncoded ones' spans."""
+    """``(doc_id, start, end, code)`` of every predicted ``label`` concept coded in ``system``, and the uncoded ones' spans."""
     coded: list[Item] = []
     uncoded: list[tuple[str, int, int]] = []
     for doc_id, records in records_per_doc:
         for record in records:
+            if label not in ("*", record.get("label")):
+                continue
             code = (record.get("codes") or {}).get(system, {}).get("code")
             if code:
                 coded.append((doc_id, record["start"], record["end"], code))
@@ -97,44 +138,78 @@ def predicted_items(
     return coded, uncoded
 
 
+def score_task(
+    task: E2ETask, gold_docs: Sequence[Any], ids: Sequence[str], records: Sequence[tuple[str, list[Mapping[str, Any]]]],
+    *, span_key: str,
+) -> dict[str, Any]:
+    """One task's scores on the documents its corpus coded."""
+    gold = gold_items(gold_docs, span_key=span_key, system=task.gold_system, label=task.label)
+    coded_docs = {doc_id for doc_id, *_ in gold}
+    in_scope = [(doc_id, recs) for doc_id, recs in records if doc_id in coded_docs]
+    predicted, uncoded = predicted_items(in_scope, system=task.pred_system, label=task.label)
+    return {**asdict(task), "n_docs": len(coded_docs), **e2e_scores(gold, predicted, uncoded)}
+
+
 def run_e2e(
     model: str | Path,
     data: str | Path,
     *,
     gold_span_key: str,
-    gold_system: str = "SNOMEDCT",
-    pred_system: str = "SNOMED CT",
+    tasks: Sequence[E2ETask] = CONCEPT_TASKS,
     output: str | Path | None = None,
     markdown_path: str | Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    linker_thresholds: Sequence[float] = (),
     command: str = "",
 ) -> dict[str, Any]:
-    """Run ``model`` on the gold texts of ``data`` and score the chain end to end."""
+    """Run ``model`` on the gold texts of ``data`` and score every task end to end.
+
+    ``linker_thresholds``: also score the chain with every entity linker's
+    threshold set to each of these values (a code under it is withheld), the
+    precision/coverage curve from which a threshold is chosen on dev.
+    """
     from ...corpora.representation import doc_to_document
     from ...runtime.annotate import concept_records
 
+    if not tasks:
+        raise EvaluationError("No end-to-end task to score: give at least one --task.")
     nlp = load_model(model)
     gold_docs = read_gold_docs(data, nlp)
     ids = [doc_to_document(doc, gold_span_key).id or str(i) for i, doc in enumerate(gold_docs)]
+    def records_of(docs: Sequence[Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+        return [(doc_id, concept_records(doc, doc_id)) for doc_id, doc in zip(ids, docs)]
+
     start = time.perf_counter()
     predicted_docs = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
     seconds = time.perf_counter() - start
-    records = [(doc_id, concept_records(doc, doc_id)) for doc_id, doc in zip(ids, predicted_docs)]
-    gold = gold_items(gold_docs, span_key=gold_span_key, system=gold_system)
-    predicted, uncoded = predicted_items(records, system=pred_system)
-    scores = e2e_scores(gold, predicted, uncoded)
+    records = records_of(predicted_docs)
+    words = sum(1 for doc in predicted_docs for t in doc if not t.is_space)
+    linkers = [pipe for name, pipe in nlp.pipeline if nlp.get_pipe_meta(name).factory == LINKER_FACTORY]
+    if linker_thresholds and not linkers:
+        raise EvaluationError(f"{model} has no entity linker ({LINKER_FACTORY}): no threshold to vary.")
+    curve = []
+    for threshold in linker_thresholds:
+        saved = [linker.cfg["threshold"] for linker in linkers]
+        for linker in linkers:
+            linker.cfg["threshold"] = float(threshold)
+        docs = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
+        for linker, value in zip(linkers, saved):
+            linker.cfg["threshold"] = value
+        scored = [score_task(task, gold_docs, ids, records_of(docs), span_key=gold_span_key) for task in tasks]
+        curve.append({"threshold": threshold, "tasks": [{k: t[k] for k in ("name", "p", "r", "f")} for t in scored]})
     result = {
         "command": command,
         "model": str(model),
         "data": str(data),
         "gold_span_key": gold_span_key,
-        "gold_system": gold_system,
-        "pred_system": pred_system,
         "n_docs": len(gold_docs),
         "seconds": round(seconds, 2),
-        "e2e": scores,
-        "shared_task_best": SHARED_TASK_BEST,
+        "words_per_second": round(words / seconds, 1) if seconds else None,
+        "linker_thresholds": {name: nlp.get_pipe(name).cfg["threshold"] for name, pipe in nlp.pipeline if pipe in linkers},
+        "tasks": [score_task(task, gold_docs, ids, records, span_key=gold_span_key) for task in tasks],
     }
+    if curve:
+        result["threshold_curve"] = curve
     if output is not None:
         write_json(result, output)
     if markdown_path is not None:
@@ -143,21 +218,40 @@ def run_e2e(
 
 
 def markdown_report(result: Mapping[str, Any]) -> str:
-    """The e2e table: P/R/F, per-stage loss, and the shared-task best beside ours."""
-    s = result["e2e"]
-    st = s["stages"]
-    rows = [
-        ["ours", f"{s['p']:.4f}", f"{s['r']:.4f}", f"**{s['f']:.4f}**", str(s["gold"])],
-        *[[name, "", "", f"{f:.3f}", ""] for name, f in result.get("shared_task_best", {}).items()],
+    """Per task: P/R/F with the shared-task best beside ours, and the per-stage loss of the gold concepts."""
+    rows = []
+    for t in result["tasks"]:
+        best = "" if t.get("shared_task_best") is None else f"{t['shared_task_best']:.3f}"
+        rows.append([t["name"], str(t["n_docs"]), str(t["gold"]), f"{t['p']:.4f}", f"{t['r']:.4f}",
+                     f"**{t['f']:.4f}**", best])
+    stage_rows = [
+        [t["name"], *[f"{t['stages'][k]} ({t['stages'][k + '_share']:.3f})" for k in ("not_found", "wrong_code", "correct")]]
+        for t in result["tasks"]
     ]
     lines = [
-        f"# End-to-end ({result['gold_system']} on {result['data']}, {result['n_docs']} documents)",
+        f"# End-to-end ({result['data']}, {result['n_docs']} documents, model {result['model']})",
         "",
-        table(["system", "P", "R", "F1", "gold"], rows),
+        "Strict (document, start, end, code); each task on the documents its corpus coded.",
         "",
-        table(
-            ["stage", "gold concepts", "share"],
-            [[k, str(st[k]), f"{st[k + '_share']:.3f}"] for k in ("not_found", "wrong_code", "correct")],
-        ),
+        table(["task", "documents", "gold", "P", "R", "F1", "shared-task best F1"], rows),
+        "",
+        "Per-stage loss of the gold concepts: not found by the NER / span finders, found with another code or none, correct.",
+        "",
+        table(["task", "not found", "wrong code", "correct"], stage_rows),
+        "",
+        (f"{result['n_docs']} documents in {result['seconds']} s ({result['words_per_second']} words/s, whole pipeline, "
+         f"one process); linker thresholds {result['linker_thresholds']}."),
     ]
+    if result.get("threshold_curve"):
+        names = [t["name"] for t in result["threshold_curve"][0]["tasks"]]
+        lines += [
+            "",
+            "Every linker's threshold varied (a code scoring under it is withheld): P / R / F1 per task.",
+            "",
+            table(
+                ["threshold", *names],
+                [[str(point["threshold"]), *[f"{t['p']:.3f} / {t['r']:.3f} / {t['f']:.3f}" for t in point["tasks"]]]
+                 for point in result["threshold_curve"]],
+            ),
+        ]
     return "\n".join(lines) + "\n"

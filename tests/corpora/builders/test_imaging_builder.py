@@ -147,3 +147,36 @@ def test_statistics_table(built) -> None:
     conll = (out / "dev.conll").read_text(encoding="utf-8")
     assert "\tB-ENFERMEDAD" in conll and "\tB-PROCEDIMIENTO" in conll
     assert MAPPED == "mapped"
+
+
+def test_the_concept_corpus_follows_the_linking_split(tmp_path, nlp, sources) -> None:
+    """``convert concepts``: same documents as the image corpus, split like the linking corpus, codes kept."""
+    from spacy_clinical_es.corpora.builders.imaging import build_concepts
+    from spacy_clinical_es.corpora.builders.linking import joint_link_split
+    from spacy_clinical_es.corpora.representation import doc_to_document
+
+    data_dir, _meddocan, distemist, medprocner = sources
+    stats = build_concepts(tmp_path, data_dir, nlp=nlp)
+    parts = json.loads((tmp_path / "splits.json").read_text(encoding="utf-8"))
+    linking, _ = joint_link_split({"medprocner": medprocner, "distemist": distemist})
+    assert stats["split_by"] == "links"
+    assert sum(len(ids) for ids in parts.values()) == len({i for ids in parts.values() for i in ids}) == 559
+    # every linked document is where the linking corpus put it; the unlinked ones are all in train
+    for split in ("dev", "test"):
+        assert parts[split] == sorted(i for i in linking[split] if i in set().union(*parts.values()))
+    assert set(linking["train"]) <= set(parts["train"])
+    test_docs = list(DocBin().from_disk(tmp_path / "test.spacy").get_docs(nlp.vocab))
+    coded = Counter(
+        (a.label, system)
+        for doc in test_docs
+        for a in doc_to_document(doc, SPAN_KEY).annotations
+        for system in a.codes
+    )
+    assert coded[("PROCEDIMIENTO", "SNOMEDCT")] > 0 and coded[("ENFERMEDAD", "SNOMEDCT")] > 0
+
+
+def test_an_unknown_split_rule_is_a_clear_error(tmp_path, nlp, sources) -> None:
+    from spacy_clinical_es.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="split_by"):
+        build_imaging(tmp_path, sources[0], nlp=nlp, split_by="random")

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from spacy_clinical_es.cli import app
 from spacy_clinical_es.corpora.annotations import Annotation, Document
 from spacy_clinical_es.corpora.representation import document_to_doc
-from spacy_clinical_es.evaluation.benchmarks.e2e import e2e_scores, run_e2e
+from spacy_clinical_es.errors import EvaluationError
+from spacy_clinical_es.evaluation.benchmarks.e2e import E2ETask, e2e_scores, run_e2e
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 from ...cli.test_annotate import build_concepts_model
@@ -53,15 +54,58 @@ def _gold(path: Path) -> Path:
 def test_run_on_a_tiny_pipeline(tmp_path: Path) -> None:
     model = build_concepts_model(tmp_path / "model")
     data = _gold(tmp_path / "gold.spacy")
-    result = run_e2e(model, data, gold_span_key="gold", output=tmp_path / "e2e.json", markdown_path=tmp_path / "e2e.md")
-    s = result["e2e"]
+    any_label = E2ETask("all", "*", "SNOMEDCT", "SNOMED CT")
+    result = run_e2e(model, data, gold_span_key="gold", tasks=[any_label],
+                     output=tmp_path / "e2e.json", markdown_path=tmp_path / "e2e.md")
+    (s,) = result["tasks"]
     # found and coded right: appendicitis aguda, appendectomy; "fiebre" found but not in the KB; "cefalea" never found;
     # the nested "apendicitis" is a wrong extra (its code right, its span not a gold one)
     assert (s["tp"], s["fp"], s["fn"]) == (2, 1, 2)
     assert (s["stages"]["correct"], s["stages"]["wrong_code"], s["stages"]["not_found"]) == (2, 1, 1)
-    assert json.loads((tmp_path / "e2e.json").read_text(encoding="utf-8"))["e2e"]["tp"] == 2
-    assert "not_found" in (tmp_path / "e2e.md").read_text(encoding="utf-8")
+    assert s["n_docs"] == 2
+    assert json.loads((tmp_path / "e2e.json").read_text(encoding="utf-8"))["tasks"][0]["tp"] == 2
+    assert "not found" in (tmp_path / "e2e.md").read_text(encoding="utf-8")
     out = CliRunner().invoke(app, ["benchmark", "e2e", str(model), str(data), "--gold-span-key", "gold",
-                                   "--output", str(tmp_path / "cli.json")])
+                                   "--task", "*:SNOMEDCT:SNOMED CT", "--output", str(tmp_path / "cli.json")])
     assert out.exit_code == 0, out.output
     assert "F1 0.5714" in out.output  # P 2/3, R 2/4
+
+
+def test_a_task_scores_its_label_on_the_documents_its_corpus_coded(tmp_path: Path) -> None:
+    model = build_concepts_model(tmp_path / "model")
+    data = _gold(tmp_path / "gold.spacy")
+    procedures = E2ETask("procedures", "PROCEDIMIENTO", "SNOMEDCT", "SNOMED CT")
+    diseases = E2ETask("diseases", "ENFERMEDAD", "SNOMEDCT", "SNOMED CT")
+    result = run_e2e(model, data, gold_span_key="gold", tasks=[procedures, diseases])
+    by_name = {t["name"]: t for t in result["tasks"]}
+    # only g1 has a coded procedure: the appendectomy, found and coded right
+    assert by_name["procedures"]["n_docs"] == 1
+    assert (by_name["procedures"]["tp"], by_name["procedures"]["fp"], by_name["procedures"]["fn"]) == (1, 0, 0)
+    assert by_name["diseases"]["n_docs"] == 2 and by_name["diseases"]["gold"] == 3
+
+
+@pytest.mark.parametrize("text", ["PROCEDIMIENTO", "A:B", "A::C", ":B:C", "A:B:C:D"])
+def test_a_malformed_task_is_a_clear_error(text: str) -> None:
+    with pytest.raises(EvaluationError, match="LABEL:GOLD_SYSTEM:PRED_SYSTEM"):
+        E2ETask.parse(text)
+
+
+def test_a_task_is_parsed() -> None:
+    assert E2ETask.parse("ENFERMEDAD:ICD10:CIE-10") == E2ETask("ENFERMEDAD:ICD10:CIE-10", "ENFERMEDAD", "ICD10", "CIE-10")
+
+
+def test_the_linker_threshold_curve(tmp_path: Path) -> None:
+    model = build_concepts_model(tmp_path / "model")
+    data = _gold(tmp_path / "gold.spacy")
+    any_label = E2ETask("all", "*", "SNOMEDCT", "SNOMED CT")
+    result = run_e2e(model, data, gold_span_key="gold", tasks=[any_label], linker_thresholds=[0.0, 1.01],
+                     markdown_path=tmp_path / "e2e.md")
+    low, high = (point["tasks"][0] for point in result["threshold_curve"])
+    assert low["f"] == pytest.approx(result["tasks"][0]["f"])  # everything the linker finds scores above 0
+    assert high["f"] == 0.0  # no code reaches 1.01: every concept withheld
+    assert "threshold" in (tmp_path / "e2e.md").read_text(encoding="utf-8")
+    # the pipeline's own thresholds are restored and reported
+    assert set(result["linker_thresholds"].values()) == {0.6}
+    out = CliRunner().invoke(app, ["benchmark", "e2e", str(model), str(data), "--gold-span-key", "gold",
+                                   "--linker-thresholds", "0.5,x", "--output", str(tmp_path / "cli.json")])
+    assert out.exit_code != 0 and "--linker-thresholds" in out.output
