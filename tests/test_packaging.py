@@ -245,10 +245,20 @@ def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
         "paths.snomed_kb": str(tmp_path / "snomed.jsonl"),
         "paths.cie10_kb": str(tmp_path / "cie10.jsonl"),
     }
+    e2e = tmp_path / "e2e.json"
+    evaluated: list[Path] = []
+
+    def evaluate(pipeline_dir: Path) -> None:  # stands for benchmark e2e: runs on the assembled pipeline, before the meta
+        evaluated.append(pipeline_dir)
+        srsly.write_json(e2e, {"n_docs": 2, "tasks": [{"name": "MedProcNER SNOMED CT", "p": 0.5, "r": 0.25, "f": 0.25,
+                                                       "stages": {"correct": 1}}]})
+
     result = build_product("es_clinical_concepts", packages_dir=tmp_path / "packages", overrides=overrides,
-                           project_wheel=False)
+                           project_wheel=False, metrics=[e2e], evaluate=evaluate)
     assert result.wheel.name == "es_clinical_concepts-0.1.0-py3-none-any.whl"
     meta = result.meta
+    assert evaluated == [result.pipeline_dir]
+    assert meta["evaluation"] == {"e2e.json": {"n_docs": 2, "MedProcNER SNOMED CT": {"p": 0.5, "r": 0.25, "f": 0.25}}}
     assert {"ner", "spancat", "discontinuous_ner"} <= set(meta["labels"])
     assert meta["performance"] == {"imaging_cnn/ents_f": 0.5}  # one prefix per sourced run, losses dropped
     assert any("WHO" in check for check in meta["redistribution_checks"])

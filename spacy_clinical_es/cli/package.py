@@ -19,6 +19,7 @@ import typer
 from ..errors import ClinicalEsError
 from ..packaging import PRODUCTS, build_product
 from . import app
+from .benchmark._common import invoked_command
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +43,40 @@ def package_command(
     project_wheel: Annotated[
         bool, typer.Option("--project-wheel/--no-project-wheel", help="Also build the spacy-clinical-es wheel.")
     ] = True,
+    e2e_gold: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--e2e-gold", exists=True, dir_okay=False,
+            help="Coded gold .spacy (e.g. corpus/concepts/test.spacy): score the assembled pipeline end to end "
+            "(benchmark e2e) before writing its meta.",
+        ),
+    ] = None,
+    e2e_output: Annotated[
+        Path, typer.Option("--e2e-output", help="Metrics JSON of --e2e-gold (a .md is written beside it).")
+    ] = Path("metrics/e2e.json"),
 ) -> None:
     """Assemble product NAME (trained components by `source`), write its meta and build its wheel."""
     from spacy.cli._util import parse_config_overrides
 
     overrides = parse_config_overrides(ctx.args)
     kwargs = {"version": version} if version else {}
+    evaluate = None
+    if e2e_gold is not None:
+        from ..evaluation.benchmarks.e2e import run_e2e
+
+        def evaluate(pipeline_dir: Path) -> None:
+            result = run_e2e(
+                pipeline_dir, e2e_gold, output=e2e_output,
+                markdown_path=e2e_output.with_suffix(".md"), command=invoked_command(),
+            )
+            for task in result["tasks"]:
+                typer.echo(f"{task['name']}: end-to-end F1 {task['f']:.4f} (P {task['p']:.4f}, R {task['r']:.4f})")
+
     start = time.perf_counter()
     try:
         result = build_product(
             name, packages_dir=output, config=config, overrides=overrides, metrics=metrics,
-            project_wheel=project_wheel, **kwargs,
+            project_wheel=project_wheel, evaluate=evaluate, **kwargs,
         )
     except ClinicalEsError as err:
         typer.echo(f"Error: {err}", err=True)

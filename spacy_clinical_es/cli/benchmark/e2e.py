@@ -6,7 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from ...evaluation.benchmarks.e2e import CONCEPT_TASKS, E2ETask, run_e2e
+from ...evaluation.benchmarks.e2e import (
+    CONCEPT_SPAN_KEY,
+    CONCEPT_TASKS,
+    E2ETask,
+    run_e2e,
+)
 from . import benchmark_app
 from ._common import invoked_command, numbers, user_errors
 
@@ -15,7 +20,7 @@ from ._common import invoked_command, numbers, user_errors
 def e2e_command(
     model: Annotated[Path, typer.Argument(exists=True, help="Concept pipeline (e.g. es_clinical_concepts' directory).")],
     data: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Gold .spacy with coded concepts.")],
-    gold_span_key: Annotated[str, typer.Option("--gold-span-key", help="Span group of the gold concepts.")] = "imaging",
+    gold_span_key: Annotated[str, typer.Option("--gold-span-key", help="Span group of the gold concepts.")] = CONCEPT_SPAN_KEY,
     task: Annotated[
         Optional[list[str]],
         typer.Option(

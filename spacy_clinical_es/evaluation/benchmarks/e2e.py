@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ...corpora.builders.imaging import SPAN_KEY as CONCEPT_SPAN_KEY
 from ...errors import EvaluationError
 from ..evaluate import DEFAULT_BATCH_SIZE, load_model, read_gold_docs
 from ..report import table, write_json, write_text
@@ -154,7 +155,7 @@ def run_e2e(
     model: str | Path,
     data: str | Path,
     *,
-    gold_span_key: str,
+    gold_span_key: str = CONCEPT_SPAN_KEY,
     tasks: Sequence[E2ETask] = CONCEPT_TASKS,
     output: str | Path | None = None,
     markdown_path: str | Path | None = None,
