@@ -117,6 +117,28 @@ def test_stale_evaluation_is_left_out(tmp_path: Path) -> None:
     }
 
 
+def _new_venv_with(venv: Path, wheels: list[Path]) -> Path:
+    """A new venv that sees this environment's packages but not torch/transformers, with ``wheels`` installed; its python."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    venv_site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )
+    (venv_site / "_parent_env.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
+    # as after `pip install <product>` without the optional extras: torch and transformers cannot be imported
+    (venv_site / "_no_extras.pth").write_text(
+        'import sys; sys.modules.update({"torch": None, "transformers": None})\n', encoding="utf-8"
+    )
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check", *map(str, wheels)],
+        check=True,
+    )
+    return python
+
+
 def test_deid_wheel_installs_and_loads_in_a_new_venv(detector: Path, tmp_path: Path) -> None:
     packages = tmp_path / "packages"
     result = build_product("es_clinical_deid", packages_dir=packages, overrides={"paths.deid_model": str(detector)})
@@ -141,24 +163,7 @@ def test_deid_wheel_installs_and_loads_in_a_new_venv(detector: Path, tmp_path: P
     assert "spacy-clinical-es" in " ".join(packaged_meta["requirements"])
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    venv_site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip()
-    )
-    (venv_site / "_parent_env.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
-    # as after `pip install es_clinical_deid` without the optional extras: torch and transformers cannot be imported
-    (venv_site / "_no_extras.pth").write_text(
-        'import sys; sys.modules.update({"torch": None, "transformers": None})\n', encoding="utf-8"
-    )
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
-         str(result.project_wheel), str(result.wheel)],
-        check=True,
-    )
+    python = _new_venv_with(venv, [result.project_wheel, result.wheel])
     script = (
         "import json, spacy, spacy_clinical_es, es_clinical_deid\n"
         "try:\n    import torch\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('torch importable')\n"
@@ -219,7 +224,8 @@ def _initialized(config_name: str, overrides: dict, out: Path) -> Path:
     return out
 
 
-def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
+def _concepts_overrides(tmp_path: Path) -> dict[str, str]:
+    """Initialized (untrained) components of the product's configs and tiny knowledge bases, as path overrides."""
     from spacy_clinical_es.linking import Concept, TerminologyKB
 
     concept = _initialized("imaging_cnn.cfg", SMALL_TOK2VEC, tmp_path / "imaging_cnn")
@@ -238,13 +244,17 @@ def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
     cie10.add(Concept("K35.8", "apendicitis aguda", (), "", "CIE10"))
     snomed.to_disk(tmp_path / "snomed.jsonl")
     cie10.to_disk(tmp_path / "cie10.jsonl")
-    overrides = {
+    return {
         "paths.concept_model": str(concept),
         "paths.nested_model": str(nested),
         "paths.discontinuous_model": str(discontinuous),
         "paths.snomed_kb": str(tmp_path / "snomed.jsonl"),
         "paths.cie10_kb": str(tmp_path / "cie10.jsonl"),
     }
+
+
+def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
+    overrides = _concepts_overrides(tmp_path)
     e2e = tmp_path / "e2e.json"
     evaluated: list[Path] = []
 
@@ -284,3 +294,51 @@ def test_package_command_names_what_is_missing(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "Trained component directories not found" in result.output and "--paths.deid_model" in result.output
+
+
+def test_package_scores_the_assembled_concepts_pipeline_end_to_end(tmp_path: Path) -> None:
+    """``package es_clinical_concepts --e2e-gold``: benchmark e2e on the assembled pipeline, its headline in the meta."""
+    from typer.testing import CliRunner
+
+    from spacy_clinical_es.cli import app
+
+    from .evaluation.benchmarks.test_e2e import _gold
+
+    overrides = _concepts_overrides(tmp_path)
+    gold = _gold(tmp_path / "gold.spacy")
+    e2e = tmp_path / "scores" / "e2e.json"
+    args = [arg for key, value in overrides.items() for arg in (f"--{key}", value)]
+    result = CliRunner().invoke(app, ["package", "es_clinical_concepts", "--output", str(tmp_path / "packages"),
+                                      "--no-project-wheel", "--e2e-gold", str(gold), "--e2e-output", str(e2e), *args])
+    assert result.exit_code == 0, result.output
+    assert "MedProcNER SNOMED CT: end-to-end F1" in result.output
+    scores = srsly.read_json(e2e)
+    assert [task["name"] for task in scores["tasks"]] == ["MedProcNER SNOMED CT", "DisTEMIST SNOMED CT",
+                                                          "DisTEMIST ICD-10 (cross-map)"]
+    assert e2e.with_suffix(".md").exists()
+    meta = srsly.read_json(tmp_path / "packages" / "build" / "es_clinical_concepts" / "pipeline" / "meta.json")
+    assert set(meta["evaluation"]["e2e.json"]) >= {"MedProcNER SNOMED CT", "DisTEMIST SNOMED CT"}
+
+
+def test_concepts_wheel_installs_and_loads_in_a_new_venv(tmp_path: Path) -> None:
+    """``pip install`` of the es_clinical_concepts wheel, then ``spacy.load`` + one note, knowledge bases inside."""
+    result = build_product("es_clinical_concepts", packages_dir=tmp_path / "packages",
+                           overrides=_concepts_overrides(tmp_path))
+    assert result.project_wheel is not None
+    venv = tmp_path / "venv"
+    python = _new_venv_with(venv, [result.project_wheel, result.wheel])
+    script = (
+        "import json, spacy, es_clinical_concepts\n"
+        "nlp = spacy.load('es_clinical_concepts')\n"
+        f"doc = nlp({CONCEPT_TEXT!r})\n"
+        "linker = nlp.get_pipe('snomed_linker')\n"
+        "print(json.dumps({'pipes': nlp.pipe_names, 'module': es_clinical_concepts.__file__,\n"
+        "                  'kb': len(linker.kb), 'concepts': len(doc.spans['concepts'])}))\n"
+    )
+    out = subprocess.run([str(python), "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded["pipes"][-1] == "cie10_codes" and str(venv) in loaded["module"]
+    assert loaded["kb"] == 2  # the two SNOMED CT concepts of the tiny knowledge base travel inside the wheel
+    here = spacy.load(result.pipeline_dir)
+    assert len(here(CONCEPT_TEXT).spans["concepts"]) == loaded["concepts"]

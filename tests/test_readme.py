@@ -34,6 +34,9 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_project_all_workflow_commands_exist() -> None:
+    from weasel.util import load_project_config
+
+    load_project_config(ROOT)  # spaCy's validation, every ${vars.x} resolved
     project = srsly.read_yaml(ROOT / "project.yml")
     names = {command["name"] for command in project["commands"]}
     for workflow in ("all", "package"):
