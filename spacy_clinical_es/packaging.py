@@ -119,8 +119,8 @@ MEDDOCAN_AGE_SEX = DataSource(
     "Secretaría de Estado para el Avance Digital (SEAD) / Plan TL",
 )
 CODIESP = DataSource(
-    "CodiEsp (train)",
-    "discontinuous concept fragments (discontinuous_ner) and CIE-10 code/mention pairs",
+    "CodiEsp (train; dev for the CIE-10-ES knowledge base)",
+    "discontinuous concept fragments (discontinuous_ner) and the CIE-10-ES (ICD-10-CM/PCS) code/mention pairs",
     "https://doi.org/10.5281/zenodo.3625746",
     "CC BY 4.0",
     "Barcelona Supercomputing Center; Miranda-Escalada et al., CLEF eHealth 2020",
@@ -204,17 +204,17 @@ PRODUCTS: dict[str, Product] = {
         description=(
             "Spanish clinical concepts: clinical tokenizer, CNN NER (ENFERMEDAD, PROCEDIMIENTO, EDAD, SEXO), nested "
             "spans (span_finder + spancat), discontinuous concepts (discontinuous_ner), merged into "
-            "doc.spans['concepts'] and linked to SNOMED CT and CIE-10 (span._.concept_codes)."
+            "doc.spans['concepts'] and linked to SNOMED CT, CIE-10 and CIE-10-ES (span._.concept_codes)."
         ),
         sources_by_factory={
             "ner": (DISTEMIST, MEDPROCNER, MEDDOCAN_AGE_SEX),
             "span_finder": (DISTEMIST, MEDPROCNER, MEDDOCAN_AGE_SEX),
             "spancat": (DISTEMIST, MEDPROCNER, MEDDOCAN_AGE_SEX),
-            "clinical_es_entity_linker": (MEDPROCNER, DISTEMIST, SNOMED_CT, CIE10),
+            "clinical_es_entity_linker": (MEDPROCNER, DISTEMIST, CODIESP, SNOMED_CT, CIE10),
             "clinical_es_discontinuous_ner": (CODIESP,),
             "clinical_es_context": (NUBES,),  # negation / uncertainty, trained or learned from NUBes
         },
-        path_vars=("concept_model", "nested_model", "discontinuous_model", "snomed_kb", "cie10_kb"),
+        path_vars=("concept_model", "nested_model", "discontinuous_model", "snomed_kb", "cie10_kb", "codiesp_kb"),
         usage=(
             'import spacy\nnlp = spacy.load("es_clinical_concepts")\nfor span in nlp(text).spans["concepts"]:\n'
             "    print(span.label_, span.text, span._.concept_codes)"

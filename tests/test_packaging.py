@@ -242,14 +242,18 @@ def _concepts_overrides(tmp_path: Path) -> dict[str, str]:
     snomed.add(Concept("74400008", "apendicitis aguda", (), "ENFERMEDAD", "SNOMEDCT"))
     snomed.add(Concept("80146002", "apendicectomía", (), "PROCEDIMIENTO", "SNOMEDCT"))
     cie10.add(Concept("K35.8", "apendicitis aguda", (), "", "CIE10"))
+    codiesp = TerminologyKB()
+    codiesp.add(Concept("k35.80", "apendicitis aguda", (), "DIAGNOSTICO", "ICD10-CM"))
     snomed.to_disk(tmp_path / "snomed.jsonl")
     cie10.to_disk(tmp_path / "cie10.jsonl")
+    codiesp.to_disk(tmp_path / "codiesp.jsonl")
     return {
         "paths.concept_model": str(concept),
         "paths.nested_model": str(nested),
         "paths.discontinuous_model": str(discontinuous),
         "paths.snomed_kb": str(tmp_path / "snomed.jsonl"),
         "paths.cie10_kb": str(tmp_path / "cie10.jsonl"),
+        "paths.codiesp_kb": str(tmp_path / "codiesp.jsonl"),
     }
 
 
@@ -273,15 +277,16 @@ def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
     assert meta["performance"] == {"imaging_cnn/ents_f": 0.5}  # one prefix per sourced run, losses dropped
     assert any("WHO" in check for check in meta["redistribution_checks"])
     nlp = spacy.load(result.pipeline_dir)
-    assert nlp.pipe_names[-1] == "cie10_codes"
+    assert nlp.pipe_names[-1] == "codiesp_codes"
     assert nlp.get_pipe("snomed_linker").kb is not None  # the knowledge bases are inside the pipeline
     # the untrained detectors find what they find; whatever is in "concepts" carries both code systems
     doc = nlp(CONCEPT_TEXT)
     doc.spans["concepts"] = [doc.char_span(21, 38, "ENFERMEDAD", span_id="C1")]
-    for name in ("snomed_linker", "snomed_codes", "cie10_linker", "cie10_codes"):
+    for name in ("snomed_linker", "snomed_codes", "cie10_linker", "cie10_codes", "codiesp_linker", "codiesp_codes"):
         doc = nlp.get_pipe(name)(doc)
     codes = doc.spans["concepts"][0]._.concept_codes
     assert codes["SNOMED CT"]["code"] == "74400008" and codes["CIE-10"]["code"] == "K35.8"
+    assert codes["CIE-10-ES"]["code"] == "k35.80"
 
 
 def test_package_command_names_what_is_missing(tmp_path: Path) -> None:
@@ -338,7 +343,7 @@ def test_concepts_wheel_installs_and_loads_in_a_new_venv(tmp_path: Path) -> None
     out = subprocess.run([str(python), "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
-    assert loaded["pipes"][-1] == "cie10_codes" and str(venv) in loaded["module"]
+    assert loaded["pipes"][-1] == "codiesp_codes" and str(venv) in loaded["module"]
     assert loaded["kb"] == 2  # the two SNOMED CT concepts of the tiny knowledge base travel inside the wheel
     here = spacy.load(result.pipeline_dir)
     assert len(here(CONCEPT_TEXT).spans["concepts"]) == loaded["concepts"]

@@ -51,6 +51,11 @@ def package_command(
             "(benchmark e2e) before writing its meta.",
         ),
     ] = None,
+    e2e_codiesp_gold: Annotated[
+        Optional[Path],
+        typer.Option("--e2e-codiesp-gold", exists=True, dir_okay=False,
+                     help="With --e2e-gold: CodiEsp test .spacy (convert discontinuous), scored CodiEsp-X style too."),
+    ] = None,
     e2e_output: Annotated[
         Path, typer.Option("--e2e-output", help="Metrics JSON of --e2e-gold (a .md is written beside it).")
     ] = Path("metrics/e2e.json"),
@@ -68,7 +73,7 @@ def package_command(
 
         def evaluate(pipeline_dir: Path) -> None:
             result = run_e2e(
-                pipeline_dir, e2e_gold, output=e2e_output,
+                pipeline_dir, e2e_gold, codiesp=e2e_codiesp_gold, output=e2e_output,
                 markdown_path=e2e_output.with_suffix(".md"), command=invoked_command(),
             )
             for task in result["tasks"]:

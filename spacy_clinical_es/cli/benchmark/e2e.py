@@ -29,6 +29,11 @@ def e2e_command(
             "SNOMED CT, DisTEMIST ICD-10 (evaluation.benchmarks.e2e.CONCEPT_TASKS).",
         ),
     ] = None,
+    codiesp: Annotated[
+        Optional[Path],
+        typer.Option("--codiesp", exists=True, dir_okay=False,
+                     help="CodiEsp test .spacy (convert discontinuous): also score CodiEsp-X ICD-10-CM/PCS."),
+    ] = None,
     linker_thresholds: Annotated[
         Optional[str],
         typer.Option("--linker-thresholds", help="Comma-separated thresholds: also score with every linker set to each."),
@@ -41,8 +46,8 @@ def e2e_command(
         tasks = [E2ETask.parse(t) for t in task] if task else CONCEPT_TASKS
         thresholds = numbers(linker_thresholds, float, "--linker-thresholds") if linker_thresholds else []
         result = run_e2e(
-            model, data, gold_span_key=gold_span_key, tasks=tasks, output=output, markdown_path=markdown,
-            linker_thresholds=thresholds, command=invoked_command(),
+            model, data, gold_span_key=gold_span_key, tasks=tasks, codiesp=codiesp, output=output,
+            markdown_path=markdown, linker_thresholds=thresholds, command=invoked_command(),
         )
     for s in result["tasks"]:
         typer.echo(

@@ -11,6 +11,11 @@ Per-stage loss splits every gold item into
   none (lost by the linker);
 * ``correct``: both right.
 
+CodiEsp-X style (:data:`CODIESP_TASKS`, with ``codiesp``): the same strict
+match with CodiEsp test's ICD-10-CM / ICD-10-PCS codes against the
+``CIE-10-ES`` codes of the pipeline, its text reference being the concept's
+overall start and end.
+
 Gold: a ``.spacy`` DocBin whose span group ``gold_span_key`` holds the
 concepts with their codes in the package's annotation records
 (``span._.codes[gold_system]``, as the converters write them): the test part
@@ -56,6 +61,8 @@ class E2ETask:
     pred_system: str = "SNOMED CT"
     #: The shared task's best end-to-end F1 for this task, when there is one (for the report).
     shared_task_best: float | None = None
+    #: The predicted concepts' label when the gold corpus names it otherwise (CodiEsp's DIAGNOSTICO: ENFERMEDAD).
+    pred_label: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> E2ETask:
@@ -69,6 +76,13 @@ class E2ETask:
         label, gold, pred = (p.strip() for p in parts)
         return cls(name=text, label=label, gold_system=gold, pred_system=pred)
 
+
+#: CodiEsp-X style (code + text reference) on CodiEsp test (``convert discontinuous``, span group ``codiesp``).
+CODIESP_SPAN_KEY = "codiesp"
+CODIESP_TASKS: tuple[E2ETask, ...] = (
+    E2ETask("CodiEsp-X ICD-10-CM", "DIAGNOSTICO", "ICD10-CM", "CIE-10-ES", pred_label="ENFERMEDAD"),
+    E2ETask("CodiEsp-X ICD-10-PCS", "PROCEDIMIENTO", "ICD10-PCS", "CIE-10-ES"),
+)
 
 #: The tasks of ``es_clinical_concepts`` on the concept corpus. MedProcNER subtask 3's best end-to-end F1 is from
 #: the CLEF 2023 overview (Lima-López et al.); DisTEMIST's linking subtrack scored gold mentions, not the chain.
@@ -147,7 +161,7 @@ def score_task(
     gold = gold_items(gold_docs, span_key=span_key, system=task.gold_system, label=task.label)
     coded_docs = {doc_id for doc_id, *_ in gold}
     in_scope = [(doc_id, recs) for doc_id, recs in records if doc_id in coded_docs]
-    predicted, uncoded = predicted_items(in_scope, system=task.pred_system, label=task.label)
+    predicted, uncoded = predicted_items(in_scope, system=task.pred_system, label=task.pred_label or task.label)
     return {**asdict(task), "n_docs": len(coded_docs), **e2e_scores(gold, predicted, uncoded)}
 
 
@@ -157,14 +171,16 @@ def run_e2e(
     *,
     gold_span_key: str = CONCEPT_SPAN_KEY,
     tasks: Sequence[E2ETask] = CONCEPT_TASKS,
+    codiesp: str | Path | None = None,
     output: str | Path | None = None,
     markdown_path: str | Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     linker_thresholds: Sequence[float] = (),
     command: str = "",
 ) -> dict[str, Any]:
-    """Run ``model`` on the gold texts of ``data`` and score every task end to end.
+    """Run ``model`` on the gold texts of ``data`` (and of ``codiesp``) and score every task end to end.
 
+    ``codiesp``: CodiEsp test as ``convert discontinuous`` writes it, scored with :data:`CODIESP_TASKS`.
     ``linker_thresholds``: also score the chain with every entity linker's
     threshold set to each of these values (a code under it is withheld), the
     precision/coverage curve from which a threshold is chosen on dev.
@@ -175,16 +191,31 @@ def run_e2e(
     if not tasks:
         raise EvaluationError("No end-to-end task to score: give at least one --task.")
     nlp = load_model(model)
-    gold_docs = read_gold_docs(data, nlp)
-    ids = [doc_to_document(doc, gold_span_key).id or str(i) for i, doc in enumerate(gold_docs)]
-    def records_of(docs: Sequence[Any]) -> list[tuple[str, list[dict[str, Any]]]]:
-        return [(doc_id, concept_records(doc, doc_id)) for doc_id, doc in zip(ids, docs)]
+    suites = [(data, gold_span_key, tasks)]
+    if codiesp is not None:
+        suites.append((codiesp, CODIESP_SPAN_KEY, CODIESP_TASKS))
+    loaded = []
+    for path, span_key, suite_tasks in suites:
+        gold_docs = read_gold_docs(path, nlp)
+        ids = [doc_to_document(doc, span_key).id or str(i) for i, doc in enumerate(gold_docs)]
+        loaded.append((path, span_key, suite_tasks, gold_docs, ids))
 
-    start = time.perf_counter()
-    predicted_docs = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
-    seconds = time.perf_counter() - start
-    records = records_of(predicted_docs)
-    words = sum(1 for doc in predicted_docs for t in doc if not t.is_space)
+    def score_all() -> tuple[list[dict[str, Any]], float, int]:
+        scored: list[dict[str, Any]] = []
+        seconds, words = 0.0, 0
+        for path, span_key, suite_tasks, gold_docs, ids in loaded:
+            start = time.perf_counter()
+            docs = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
+            seconds += time.perf_counter() - start
+            words += sum(1 for doc in docs for t in doc if not t.is_space)
+            records = [(doc_id, concept_records(doc, doc_id)) for doc_id, doc in zip(ids, docs)]
+            scored += [
+                {**score_task(task, gold_docs, ids, records, span_key=span_key), "data": str(path)}
+                for task in suite_tasks
+            ]
+        return scored, seconds, words
+
+    scored, seconds, words = score_all()
     linkers = [pipe for name, pipe in nlp.pipeline if nlp.get_pipe_meta(name).factory == LINKER_FACTORY]
     if linker_thresholds and not linkers:
         raise EvaluationError(f"{model} has no entity linker ({LINKER_FACTORY}): no threshold to vary.")
@@ -193,21 +224,20 @@ def run_e2e(
         saved = [linker.cfg["threshold"] for linker in linkers]
         for linker in linkers:
             linker.cfg["threshold"] = float(threshold)
-        docs = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
+        point, _, _ = score_all()
         for linker, value in zip(linkers, saved):
             linker.cfg["threshold"] = value
-        scored = [score_task(task, gold_docs, ids, records_of(docs), span_key=gold_span_key) for task in tasks]
-        curve.append({"threshold": threshold, "tasks": [{k: t[k] for k in ("name", "p", "r", "f")} for t in scored]})
+        curve.append({"threshold": threshold, "tasks": [{k: t[k] for k in ("name", "p", "r", "f")} for t in point]})
     result = {
         "command": command,
         "model": str(model),
-        "data": str(data),
+        "data": str(data) if codiesp is None else f"{data} + {codiesp}",
         "gold_span_key": gold_span_key,
-        "n_docs": len(gold_docs),
+        "n_docs": sum(len(entry[3]) for entry in loaded),
         "seconds": round(seconds, 2),
         "words_per_second": round(words / seconds, 1) if seconds else None,
         "linker_thresholds": {name: nlp.get_pipe(name).cfg["threshold"] for name, pipe in nlp.pipeline if pipe in linkers},
-        "tasks": [score_task(task, gold_docs, ids, records, span_key=gold_span_key) for task in tasks],
+        "tasks": scored,
     }
     if curve:
         result["threshold_curve"] = curve

@@ -109,3 +109,28 @@ def test_the_linker_threshold_curve(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["benchmark", "e2e", str(model), str(data), "--gold-span-key", "gold",
                                    "--linker-thresholds", "0.5,x", "--output", str(tmp_path / "cli.json")])
     assert out.exit_code != 0 and "--linker-thresholds" in out.output
+
+
+def test_a_task_maps_the_gold_label_to_the_predicted_one_and_codiesp_is_scored_apart(tmp_path: Path) -> None:
+    """CodiEsp calls diseases DIAGNOSTICO: ``pred_label`` matches them with the pipeline's ENFERMEDAD concepts."""
+    from spacy_clinical_es.evaluation.benchmarks.e2e import CODIESP_SPAN_KEY, CODIESP_TASKS
+
+    model = build_concepts_model(tmp_path / "model")
+    nlp = make_clinical_nlp()
+    codiesp = tmp_path / "codiesp.spacy"
+    db = DocBin(store_user_data=True)
+    db.add(document_to_doc(Document("c1", "Dolor por apendicitis aguda.", [
+        Annotation("T1", "DIAGNOSTICO", [(10, 27)], "apendicitis aguda", {"ICD10-CM": "74400008"}),
+    ], corpus="codiesp"), nlp, span_key=CODIESP_SPAN_KEY))
+    db.to_disk(codiesp)
+    mapped = E2ETask("diagnoses", "DIAGNOSTICO", "ICD10-CM", "SNOMED CT", pred_label="ENFERMEDAD")
+    result = run_e2e(model, codiesp, gold_span_key=CODIESP_SPAN_KEY, tasks=[mapped])
+    assert result["tasks"][0]["tp"] == 1  # the tiny KB's code for "apendicitis aguda", found as ENFERMEDAD
+    unmapped = E2ETask("diagnoses", "DIAGNOSTICO", "ICD10-CM", "SNOMED CT")
+    assert run_e2e(model, codiesp, gold_span_key=CODIESP_SPAN_KEY, tasks=[unmapped])["tasks"][0]["tp"] == 0
+    # beside the concept tasks: the CodiEsp-X tasks on their own file (the tiny model has no CIE-10-ES linker)
+    both = run_e2e(model, _gold(tmp_path / "gold.spacy"), gold_span_key="gold", codiesp=codiesp)
+    names = [t["name"] for t in both["tasks"]]
+    assert names[-2:] == [t.name for t in CODIESP_TASKS]
+    cm = both["tasks"][-2]
+    assert (cm["gold"], cm["tp"], cm["stages"]["wrong_code"]) == (1, 0, 1) and cm["data"] == str(codiesp)
