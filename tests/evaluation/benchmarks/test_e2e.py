@@ -113,7 +113,10 @@ def test_the_linker_threshold_curve(tmp_path: Path) -> None:
 
 def test_a_task_maps_the_gold_label_to_the_predicted_one_and_codiesp_is_scored_apart(tmp_path: Path) -> None:
     """CodiEsp calls diseases DIAGNOSTICO: ``pred_label`` matches them with the pipeline's ENFERMEDAD concepts."""
-    from spacy_clinical_es.evaluation.benchmarks.e2e import CODIESP_SPAN_KEY, CODIESP_TASKS
+    from spacy_clinical_es.evaluation.benchmarks.e2e import (
+        CODIESP_SPAN_KEY,
+        CODIESP_TASKS,
+    )
 
     model = build_concepts_model(tmp_path / "model")
     nlp = make_clinical_nlp()
