@@ -165,15 +165,30 @@ def concept_records(
     rows.sort(key=lambda r: (r["start"], -r["end"], r["label"]))
     for n, row in enumerate(rows, start=1):
         row["concept_id"] = f"C{n}"
-    for row in rows:  # the shortest other concept whose span contains this one
-        holders = [
-            other for other in rows
-            if other is not row and other["start"] <= row["start"] and row["end"] <= other["end"]
-            and (other["end"] - other["start"]) > (row["end"] - row["start"])
-        ]
-        if holders:
-            row["nested_in"] = min(holders, key=lambda o: o["end"] - o["start"])["concept_id"]
+    for row, holder in zip(rows, nested_in([(r["start"], r["end"]) for r in rows])):
+        row["nested_in"] = rows[holder]["concept_id"] if holder is not None else None
     return rows
+
+
+def nested_in(spans: Sequence[tuple[int, int]]) -> list[int | None]:
+    """For each ``(start, end)`` (sorted by start, then longest first), the index of the shortest longer span holding it.
+
+    Ties go to the first such span in order. One pass with the spans still open at each start, so a document with
+    thousands of candidate spans (an untrained span finder) does not cost a comparison of every pair.
+    """
+    out: list[int | None] = []
+    open_spans: list[int] = []  # indices of earlier spans whose end is past the current start
+    for i, (start, end) in enumerate(spans):
+        open_spans = [j for j in open_spans if spans[j][1] >= start]  # one ended before: holds nothing from here on
+        best: int | None = None
+        for j in open_spans:
+            s, e = spans[j]
+            holds = s <= start and end <= e and (e - s) > (end - start)
+            if holds and (best is None or (e - s) < (spans[best][1] - spans[best][0])):
+                best = j
+        out.append(best)
+        open_spans.append(i)
+    return out
 
 
 @dataclass
