@@ -3,7 +3,10 @@
 `spacy project` runs a command's script lines one after another, without a
 shell. spaCy's CNN training uses one core, so on a 2-core machine the two
 baseline trainings run side by side through this script. Each command's output
-goes to its own log file (``--logs DIR``) and is summarized when it ends.
+goes to its own log file (``--logs DIR``), named after the command's ``--output``
+folder when it has one (``training/deid_cnn`` -> ``deid_cnn.log``, so the logs of
+different workflows do not overwrite each other), else ``job<N>.log``, and is
+summarized when it ends.
 
     python scripts/run_parallel.py --logs training/logs "cmd one ..." "cmd two ..."
 """
@@ -20,6 +23,15 @@ from pathlib import Path
 logger = logging.getLogger("run_parallel")
 
 
+def log_name(argv: list[str], i: int) -> str:
+    """``<output folder name>.log`` for a command with ``--output DIR``, else ``job<i>.log``."""
+    if "--output" in argv[:-1]:
+        name = Path(argv[argv.index("--output") + 1]).name
+        if name:
+            return f"{name}.log"
+    return f"job{i}.log"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("commands", nargs="+", help="commands, each one quoted string")
@@ -32,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         argv_i = shlex.split(command)
         if argv_i and argv_i[0] == "python":
             argv_i[0] = sys.executable  # the interpreter spacy project runs us with
-        log_path = args.logs / f"job{i}.log"
+        log_path = args.logs / log_name(argv_i, i)
         handle = log_path.open("w", encoding="utf-8")
         logger.info("start job%d: %s (log: %s)", i, command, log_path)
         running.append((i, command, subprocess.Popen(argv_i, stdout=handle, stderr=subprocess.STDOUT), handle, time.time()))
@@ -48,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("job%d ended with exit code %d after %.0f s", i, code, time.time() - started)
             if code != 0:
                 failed += 1
-                tail = (args.logs / f"job{i}.log").read_text(encoding="utf-8").splitlines()[-20:]
+                tail = Path(handle.name).read_text(encoding="utf-8").splitlines()[-20:]
                 logger.error("job%d failed: %s\n%s", i, command, "\n".join(tail))
         time.sleep(1)
     return 1 if failed else 0

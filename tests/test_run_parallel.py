@@ -29,3 +29,11 @@ def test_one_failure_fails_the_whole_run(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "job1 ended with exit code 3" in result.stderr
     assert "job0 ended with exit code 0" in result.stderr
+
+
+def test_a_log_is_named_after_the_output_folder(tmp_path: Path) -> None:
+    command = "python -c 'import sys; print(sys.argv[2])' --output training/deid_cnn"
+    result = _run(tmp_path, command, "python -c 'print(1)'")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "logs" / "deid_cnn.log").read_text().strip() == "training/deid_cnn"
+    assert (tmp_path / "logs" / "job1.log").read_text().strip() == "1"
