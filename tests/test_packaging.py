@@ -139,6 +139,13 @@ def _new_venv_with(venv: Path, wheels: list[Path]) -> Path:
     return python
 
 
+def _run_json(python: Path, script: str, cwd: Path) -> dict:
+    """Run ``script`` with ``python`` (it must succeed) and read the JSON object on its last output line."""
+    out = subprocess.run([str(python), "-c", script], check=False, capture_output=True, text=True, cwd=cwd)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_deid_wheel_installs_and_loads_in_a_new_venv(detector: Path, tmp_path: Path) -> None:
     packages = tmp_path / "packages"
     result = build_product("es_clinical_deid", packages_dir=packages, overrides={"paths.deid_model": str(detector)})
@@ -173,9 +180,7 @@ def test_deid_wheel_installs_and_loads_in_a_new_venv(detector: Path, tmp_path: P
         "                  'modules': [spacy_clinical_es.__file__, es_clinical_deid.__file__],\n"
         "                  'changed': len(doc._.deid_offset_map.changed_segments())}))\n"
     )
-    out = subprocess.run([str(python), "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    loaded = _run_json(python, script, tmp_path)
     assert loaded["pipes"][-1] == "deid_randomizer"
     assert all(str(venv) in module for module in loaded["modules"])  # both come from the wheels
     assert isinstance(loaded["deid"], str) and loaded["deid"]
@@ -340,9 +345,7 @@ def test_concepts_wheel_installs_and_loads_in_a_new_venv(tmp_path: Path) -> None
         "print(json.dumps({'pipes': nlp.pipe_names, 'module': es_clinical_concepts.__file__,\n"
         "                  'kb': len(linker.kb), 'concepts': len(doc.spans['concepts'])}))\n"
     )
-    out = subprocess.run([str(python), "-c", script], check=False, capture_output=True, text=True, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    loaded = _run_json(python, script, tmp_path)
     assert loaded["pipes"][-1] == "codiesp_codes" and str(venv) in loaded["module"]
     assert loaded["kb"] == 2  # the two SNOMED CT concepts of the tiny knowledge base travel inside the wheel
     here = spacy.load(result.pipeline_dir)

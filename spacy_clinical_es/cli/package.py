@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import ClinicalEsError
+from ..evaluation.benchmarks.e2e import DEFAULT_OUTPUT as E2E_OUTPUT
 from ..packaging import PRODUCTS, build_product
 from . import app
 from .benchmark._common import invoked_command
@@ -58,7 +59,7 @@ def package_command(
     ] = None,
     e2e_output: Annotated[
         Path, typer.Option("--e2e-output", help="Metrics JSON of --e2e-gold (a .md is written beside it).")
-    ] = Path("metrics/e2e.json"),
+    ] = E2E_OUTPUT,
 ) -> None:
     """Assemble product NAME (trained components by `source`), write its meta and build its wheel."""
     from spacy.cli._util import parse_config_overrides
@@ -69,7 +70,7 @@ def package_command(
     if e2e_gold is not None:
         if metrics is None:  # the meta summarizes the evaluation this run makes
             metrics = [e2e_output]
-        from ..evaluation.benchmarks.e2e import run_e2e
+        from ..evaluation.benchmarks.e2e import run_e2e, summary_line
 
         def evaluate(pipeline_dir: Path) -> None:
             result = run_e2e(
@@ -77,7 +78,7 @@ def package_command(
                 markdown_path=e2e_output.with_suffix(".md"), command=invoked_command(),
             )
             for task in result["tasks"]:
-                typer.echo(f"{task['name']}: end-to-end F1 {task['f']:.4f} (P {task['p']:.4f}, R {task['r']:.4f})")
+                typer.echo(summary_line(task))
 
     start = time.perf_counter()
     try:

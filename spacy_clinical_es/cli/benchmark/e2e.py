@@ -9,8 +9,10 @@ import typer
 from ...evaluation.benchmarks.e2e import (
     CONCEPT_SPAN_KEY,
     CONCEPT_TASKS,
+    DEFAULT_OUTPUT,
     E2ETask,
     run_e2e,
+    summary_line,
 )
 from . import benchmark_app
 from ._common import invoked_command, numbers, user_errors
@@ -38,7 +40,7 @@ def e2e_command(
         Optional[str],
         typer.Option("--linker-thresholds", help="Comma-separated thresholds: also score with every linker set to each."),
     ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Metrics JSON.")] = Path("metrics/e2e.json"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Metrics JSON.")] = DEFAULT_OUTPUT,
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown table.")] = None,
 ) -> None:
     """Strict (document, start, end, code) P/R/F per task and the per-stage loss (not found / wrong code / correct)."""
@@ -49,8 +51,6 @@ def e2e_command(
             model, data, gold_span_key=gold_span_key, tasks=tasks, codiesp=codiesp, output=output,
             markdown_path=markdown, linker_thresholds=thresholds, command=invoked_command(),
         )
-    for s in result["tasks"]:
-        typer.echo(
-            f"{s['name']}: end-to-end P {s['p']:.4f} R {s['r']:.4f} F1 {s['f']:.4f} on {s['gold']} gold concepts"
-        )
+    for task_scores in result["tasks"]:
+        typer.echo(summary_line(task_scores))
     typer.echo(f"-> {output}")

@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 Item = tuple[str, int, int, str]  # (document, start, end, code)
 LINKER_FACTORY = "clinical_es_entity_linker"
+#: Where ``benchmark e2e`` and ``package --e2e-gold`` write their scores.
+DEFAULT_OUTPUT = Path("metrics/e2e.json")
 
 
 @dataclass(frozen=True)
@@ -154,11 +156,9 @@ def predicted_items(
 
 
 def score_task(
-    task: E2ETask, gold_docs: Sequence[Any], ids: Sequence[str], records: Sequence[tuple[str, list[Mapping[str, Any]]]],
-    *, span_key: str,
+    task: E2ETask, gold: Sequence[Item], records: Sequence[tuple[str, list[Mapping[str, Any]]]]
 ) -> dict[str, Any]:
-    """One task's scores on the documents its corpus coded."""
-    gold = gold_items(gold_docs, span_key=span_key, system=task.gold_system, label=task.label)
+    """One task's scores on the documents its corpus coded (``gold``: the task's :func:`gold_items`)."""
     coded_docs = {doc_id for doc_id, *_ in gold}
     in_scope = [(doc_id, recs) for doc_id, recs in records if doc_id in coded_docs]
     predicted, uncoded = predicted_items(in_scope, system=task.pred_system, label=task.pred_label or task.label)
@@ -194,49 +194,50 @@ def run_e2e(
     suites = [(data, gold_span_key, tasks)]
     if codiesp is not None:
         suites.append((codiesp, CODIESP_SPAN_KEY, CODIESP_TASKS))
-    loaded = []
+    loaded = []  # per gold file: its path, texts, document ids and each task's gold items (read once)
     for path, span_key, suite_tasks in suites:
         gold_docs = read_gold_docs(path, nlp)
         ids = [doc_to_document(doc, span_key).id or str(i) for i, doc in enumerate(gold_docs)]
-        loaded.append((path, span_key, suite_tasks, gold_docs, ids))
+        golds = [
+            (task, gold_items(gold_docs, span_key=span_key, system=task.gold_system, label=task.label))
+            for task in suite_tasks
+        ]
+        loaded.append((path, [doc.text for doc in gold_docs], ids, golds))
 
     def score_all() -> tuple[list[dict[str, Any]], float, int]:
         scored: list[dict[str, Any]] = []
         seconds, words = 0.0, 0
-        for path, span_key, suite_tasks, gold_docs, ids in loaded:
+        for path, texts, ids, golds in loaded:
             start = time.perf_counter()
-            docs = list(nlp.pipe((doc.text for doc in gold_docs), batch_size=batch_size))
+            docs = list(nlp.pipe(texts, batch_size=batch_size))
             seconds += time.perf_counter() - start
             words += sum(1 for doc in docs for t in doc if not t.is_space)
             records = [(doc_id, concept_records(doc, doc_id)) for doc_id, doc in zip(ids, docs)]
-            scored += [
-                {**score_task(task, gold_docs, ids, records, span_key=span_key), "data": str(path)}
-                for task in suite_tasks
-            ]
+            scored += [{**score_task(task, gold, records), "data": str(path)} for task, gold in golds]
         return scored, seconds, words
 
     scored, seconds, words = score_all()
-    linkers = [pipe for name, pipe in nlp.pipeline if nlp.get_pipe_meta(name).factory == LINKER_FACTORY]
+    linkers = {name: pipe for name, pipe in nlp.pipeline if nlp.get_pipe_meta(name).factory == LINKER_FACTORY}
     if linker_thresholds and not linkers:
         raise EvaluationError(f"{model} has no entity linker ({LINKER_FACTORY}): no threshold to vary.")
+    thresholds = {name: linker.cfg["threshold"] for name, linker in linkers.items()}
     curve = []
     for threshold in linker_thresholds:
-        saved = [linker.cfg["threshold"] for linker in linkers]
-        for linker in linkers:
+        for linker in linkers.values():
             linker.cfg["threshold"] = float(threshold)
         point, _, _ = score_all()
-        for linker, value in zip(linkers, saved):
-            linker.cfg["threshold"] = value
         curve.append({"threshold": threshold, "tasks": [{k: t[k] for k in ("name", "p", "r", "f")} for t in point]})
+    for name, linker in linkers.items():  # the pipeline's own thresholds again
+        linker.cfg["threshold"] = thresholds[name]
     result = {
         "command": command,
         "model": str(model),
         "data": str(data) if codiesp is None else f"{data} + {codiesp}",
         "gold_span_key": gold_span_key,
-        "n_docs": sum(len(entry[3]) for entry in loaded),
+        "n_docs": sum(len(texts) for _, texts, _, _ in loaded),
         "seconds": round(seconds, 2),
         "words_per_second": round(words / seconds, 1) if seconds else None,
-        "linker_thresholds": {name: nlp.get_pipe(name).cfg["threshold"] for name, pipe in nlp.pipeline if pipe in linkers},
+        "linker_thresholds": thresholds,
         "tasks": scored,
     }
     if curve:
@@ -246,6 +247,14 @@ def run_e2e(
     if markdown_path is not None:
         write_text(markdown_report(result), markdown_path)
     return result
+
+
+def summary_line(task: Mapping[str, Any]) -> str:
+    """One task's scores in one line (what the CLIs print)."""
+    return (
+        f"{task['name']}: end-to-end F1 {task['f']:.4f} (P {task['p']:.4f}, R {task['r']:.4f}, "
+        f"{task['gold']} gold concepts)"
+    )
 
 
 def markdown_report(result: Mapping[str, Any]) -> str:
