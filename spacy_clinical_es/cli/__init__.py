@@ -35,6 +35,7 @@ from . import (  # noqa: F401
     deid_terms,
     evaluate,
     finetune,
+    finetune_linker,
     package,
     serve,
     tokenization,

@@ -114,6 +114,33 @@ def cie10_kb(*, min_level: int = 2, include_ranges: bool = False) -> Terminology
     return kb
 
 
+def with_table(mentions: TerminologyKB, table: TerminologyKB, *, lowercase: bool = False) -> TerminologyKB:
+    """A KB of every code of ``mentions`` and ``table``: table codes gain the mention forms, mention codes the table's wording.
+
+    ``lowercase`` writes table codes in lower case (CodiEsp's ICD-10-CM style,
+    ``n20.0``; the WHO CIE-10 table shares most codes down to the 4th
+    character). Concepts keep the mentions' semantic type and frequency, so a
+    table-only code has no frequency.
+    """
+    merged = TerminologyKB()
+    for concept in table.concepts.values():
+        code = concept.code.lower() if lowercase else concept.code
+        merged.add(Concept(code=code, preferred_term=concept.preferred_term, synonyms=concept.synonyms,
+                           semantic_type=concept.semantic_type, vocabulary=concept.vocabulary,
+                           parent=(concept.parent.lower() if lowercase and concept.parent else concept.parent)))
+    for concept in mentions.concepts.values():
+        if concept.code in merged:
+            entry = merged[concept.code]
+            terms = tuple(dict.fromkeys(concept.terms + entry.terms))
+            merged.add(Concept(code=concept.code, preferred_term=entry.preferred_term,
+                               synonyms=tuple(t for t in terms if t != entry.preferred_term),
+                               semantic_type=concept.semantic_type, vocabulary=concept.vocabulary,
+                               parent=entry.parent, frequency=concept.frequency))
+        else:
+            merged.add(concept)
+    return merged
+
+
 def _linking_files(linking_dir: PathLike, corpora: Iterable[str], splits: Iterable[str]) -> list[Path]:
     base = Path(linking_dir)
     paths = [base / f"{corpus}_{split}.jsonl" for corpus in corpora for split in splits]

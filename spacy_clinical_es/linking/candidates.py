@@ -11,9 +11,16 @@
 3. the encoder's nearest terms fill the list (source ``"dense"``), one entry
    per code with its best term's cosine; the index is exact search below
    ``ann_threshold`` terms and faiss from there on (:func:`~.index.build_index`);
-4. re-rank hooks (:data:`Reranker`) may adjust scores and order, e.g.
-   :func:`code_prior`, :func:`prefer_preferred_terms`, :func:`vocabulary_rank`,
-   :func:`semantic_type_match`.
+4. with a second, ``dense_encoder`` (e.g. a self-aligned encoder from
+   :mod:`.finetune`), its nearest terms join the list too (source
+   ``"encoder"``);
+5. re-ranking: with a learned ``reranker``
+   (:class:`~.rerank.LinearReranker`) every candidate gets its probability of
+   being the gold code, from each retriever's cosine (computed for every
+   candidate, whichever retriever found it) and the features of
+   :mod:`.rerank`; otherwise the re-rank hooks (:data:`Reranker`) adjust
+   scores and order, e.g. :func:`code_prior`, :func:`prefer_preferred_terms`,
+   :func:`vocabulary_rank`, :func:`semantic_type_match`.
 
 :meth:`CandidateGenerator.link` adds the nested fallback: when the best score
 of a mention is under ``threshold``, its contiguous token sub-spans are tried
@@ -22,18 +29,24 @@ and the best-scoring one (longest first among equal scores) is linked instead.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional
+
+import numpy as np
+import scipy.sparse as sp
 
 from .encoders import Encoder, TfidfCharEncoder
 from .index import AnnOptions, VectorIndex, build_index
 from .kb import LinkingError, TerminologyKB
 from .normalize import normalize_term
+from .rerank import LinearReranker, Retrieved, candidate_features
 
 EXACT = "exact"
 TOKENS = "tokens"
 DENSE = "dense"
+ENCODER = "encoder"
 
 
 @dataclass(frozen=True)
@@ -228,13 +241,20 @@ class CandidateGenerator:
         *,
         options: LinkerOptions | None = None,
         rerankers: Sequence[Reranker] = (),
+        dense_encoder: Encoder | None = None,
+        dense_index: VectorIndex | None = None,
+        reranker: LinearReranker | None = None,
         **overrides: Any,
     ) -> None:
         self.options = replace(options or LinkerOptions(), **overrides)
         self.kb = kb
         self.encoder = encoder if encoder is not None else TfidfCharEncoder()
         self.index = index
+        self.dense_encoder = dense_encoder
+        self.dense_index = dense_index
+        self.reranker = reranker
         self.rerankers = self.options.rerankers() + list(rerankers)
+        self._code_rows: dict[str, np.ndarray] | None = None
 
     @property
     def aliases(self) -> list[tuple[str, str]]:
@@ -248,7 +268,92 @@ class CandidateGenerator:
         if fit_encoder:
             self.encoder.fit(terms)
         self.index = build_index(self.encoder.encode(terms), self.options.ann)
+        if self.dense_encoder is not None:
+            self.dense_index = build_index(self.dense_encoder.fit(terms).encode(terms), self.options.ann)
         return self
+
+    def _rows_of(self, code: str) -> np.ndarray:
+        """Alias rows (index rows) of ``code``."""
+        if self._code_rows is None:
+            rows: dict[str, list[int]] = defaultdict(list)
+            for i, (_, owner) in enumerate(self.aliases):
+                rows[owner].append(i)
+            self._code_rows = {c: np.asarray(r, dtype=np.int64) for c, r in rows.items()}
+        return self._code_rows.get(code, np.zeros(0, dtype=np.int64))
+
+    @staticmethod
+    def _code_scores(index: VectorIndex | None, query: Any, rows: list[np.ndarray]) -> list[tuple[float, int]]:
+        """(best cosine, best row) of each code's alias ``rows`` for one query (0 without an exact index)."""
+        matrix = getattr(index, "matrix", None)
+        if matrix is None:
+            return [(0.0, int(r[0]) if len(r) else -1) for r in rows]
+        flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        block = matrix[flat] @ (query.T if sp.issparse(query) else np.asarray(query).reshape(-1))
+        values = np.asarray(block.toarray() if sp.issparse(block) else block, dtype=np.float32).reshape(-1)
+        out, start = [], 0
+        for r in rows:
+            part = values[start : start + len(r)]
+            start += len(r)
+            best = int(np.argmax(part)) if len(part) else -1
+            out.append((float(part[best]), int(r[best])) if best >= 0 else (0.0, -1))
+        return out
+
+    def retrieve(self, texts: Sequence[str]) -> list[list[Retrieved]]:
+        """Every code found by any tier or retriever for each text, with both cosines (unordered).
+
+        Each retriever contributes ``k * search_factor`` terms; a code's
+        cosine under a retriever is that of its best alias, computed for every
+        code found (exact indexes only; an approximate index gives 0 for codes
+        it did not return).
+        """
+        if self.index is None or (self.dense_encoder is not None and self.dense_index is None):
+            raise LinkingError("CandidateGenerator has no index: call build() first.")
+        depth = self.options.k * max(1, self.options.search_factor)
+        q1 = self.encoder.encode(list(texts))
+        idx1, _ = self.index.search(q1, depth)
+        q2 = idx2 = None
+        if self.dense_encoder is not None:
+            q2 = self.dense_encoder.encode(list(texts))
+            idx2, _ = self.dense_index.search(q2, depth)
+        aliases = self.aliases
+        out: list[list[Retrieved]] = []
+        for i, text in enumerate(texts):
+            exact = set(self.kb.exact(text))
+            word_key = set(self.kb.token_match(text)) if self.options.token_match else set()
+            codes = dict.fromkeys(list(exact) + list(word_key))
+            for j in idx1[i]:
+                codes.setdefault(aliases[int(j)][1], None)
+            if idx2 is not None:
+                for j in idx2[i]:
+                    codes.setdefault(aliases[int(j)][1], None)
+            ordered = list(codes)
+            rows = [self._rows_of(c) for c in ordered]
+            tfidf = self._code_scores(self.index, q1[i], rows)
+            dense = self._code_scores(self.dense_index, q2[i], rows) if q2 is not None else [(0.0, -1)] * len(rows)
+            found = []
+            for code, (s1, r1), (s2, r2) in zip(ordered, tfidf, dense):
+                row = r2 if q2 is not None and s2 > s1 and r2 >= 0 else r1
+                term = aliases[row][0] if row >= 0 else normalize_term(text)
+                found.append(Retrieved(code, term, s1, s2, code in exact, code in word_key))
+            out.append(found)
+        return out
+
+    def _reranked(self, texts: Sequence[str], labels: Sequence[str | None]) -> list[list[Candidate]]:
+        """Candidates ordered by the learned re-ranker's probability."""
+        assert self.reranker is not None
+        results = []
+        for text, label, found in zip(texts, labels, self.retrieve(texts)):
+            if not found:
+                results.append([])
+                continue
+            probs = self.reranker.predict(candidate_features(text, label, found, self.kb))
+            cands = [
+                Candidate(r.code, float(p), r.term, EXACT if r.exact else TOKENS if r.word_key else
+                          ENCODER if r.dense > r.tfidf else DENSE)
+                for r, p in zip(found, probs)
+            ]
+            results.append(_sort(cands)[: self.options.k])
+        return results
 
     def candidates(self, texts: Sequence[str], labels: Sequence[str | None] | None = None) -> list[list[Candidate]]:
         """Top-``k`` candidates for each text, best first."""
@@ -262,9 +367,15 @@ class CandidateGenerator:
         results: list[list[Candidate]] = []
         if not texts:
             return results
-        idx, scores = self.index.search(
-            self.encoder.encode(list(texts)), self.options.k * max(1, self.options.search_factor)
-        )
+        if self.reranker is not None:
+            return self._reranked(texts, labels)
+        depth = self.options.k * max(1, self.options.search_factor)
+        idx, scores = self.index.search(self.encoder.encode(list(texts)), depth)
+        idx2 = scores2 = None
+        if self.dense_encoder is not None:
+            if self.dense_index is None:
+                raise LinkingError("CandidateGenerator has no dense index: call build() first.")
+            idx2, scores2 = self.dense_index.search(self.dense_encoder.encode(list(texts)), depth)
         for i, (text, label) in enumerate(zip(texts, labels)):
             norm = normalize_term(text)
             seen: set[str] = set()
@@ -283,6 +394,13 @@ class CandidateGenerator:
                 if code not in seen and score > 0:
                     seen.add(code)
                     cands.append(Candidate(code, float(score), term, DENSE))
+            if idx2 is not None:  # without a re-ranker: the second retriever's codes by their cosine
+                for j, score in zip(idx2[i], scores2[i]):
+                    term, code = aliases[int(j)]
+                    if code not in seen and score > 0:
+                        seen.add(code)
+                        cands.append(Candidate(code, float(score), term, ENCODER))
+                cands = _sort(cands)
             for rerank in self.rerankers:
                 cands = rerank(text, label, cands, self.kb)
             results.append(cands[: self.options.k])

@@ -14,16 +14,21 @@ the cosine similarity. Three implementations:
   directory). Dense rows.
 * :class:`SentenceTransformerEncoder`: any sentence-transformers model from a
   local directory or a hub name. Dense rows.
+* :class:`CharCNNEncoder`: the character CNN of :mod:`.char_model`, trained
+  from scratch by :mod:`.finetune`. Dense rows.
 
-The neural encoders do not learn at ``fit`` and serialize only their settings
+The neural encoders do not learn at ``fit``; ``to_bytes`` holds their settings
 (the model is referenced by path, as spaCy's transformer components reference
-theirs); the vectors of the knowledge base live in the index.
+theirs) and ``to_disk``/``from_disk`` copy the model itself, so a fine-tuned
+encoder travels inside the linker's pipeline. The vectors of the knowledge
+base live in the index.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -332,6 +337,24 @@ class _NeuralEncoder:
         self.name_or_path = str(payload["name_or_path"])
         self.batch_size = int(payload.get("batch_size", self.batch_size))
 
+    def save_model(self, path: Path) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def to_disk(self, path: Path) -> None:
+        """Write the model itself under ``path`` (a directory its loader reads back)."""
+        path = Path(path)
+        if path.exists():
+            shutil.rmtree(path)
+        self.save_model(path)
+
+    def from_disk(self, path: Path) -> _NeuralEncoder:
+        """Use the model saved under ``path`` by :meth:`to_disk` (loaded lazily)."""
+        if not Path(path).is_dir():
+            raise LinkingError(f"No saved encoder model at {path}: save the pipeline again.")
+        self.name_or_path = str(path)
+        self._model = None
+        return self
+
     def from_bytes(self, data: bytes) -> _NeuralEncoder:
         try:
             payload = json.loads(data.decode("utf-8"))
@@ -386,6 +409,11 @@ class TransformerEncoder(_NeuralEncoder):
             raise self._load_error(err) from None
         self._tokenizer, self._model = tokenizer, model
         logger.info("loaded %s on %s", type(self).__name__, self.device)
+
+    def save_model(self, path: Path) -> None:
+        _ = self.model
+        self._model.save_pretrained(path)
+        self._tokenizer.save_pretrained(path)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -445,6 +473,9 @@ class SentenceTransformerEncoder(_NeuralEncoder):
             raise self._load_error(err) from None
         logger.info("loaded %s on %s", type(self).__name__, self.device)
 
+    def save_model(self, path: Path) -> None:
+        self.model.save(str(path))
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode(
             list(texts),
@@ -454,6 +485,39 @@ class SentenceTransformerEncoder(_NeuralEncoder):
             show_progress_bar=False,
         )
         return _l2(np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1))
+
+
+class CharCNNEncoder(_NeuralEncoder):
+    """The character CNN of :mod:`.char_model` (a directory written by ``save_char_cnn``)."""
+
+    kind = "char-cnn"
+
+    def _load(self) -> None:
+        from .char_model import load_char_cnn
+
+        try:
+            model = load_char_cnn(Path(self.name_or_path))
+        except LinkingError:
+            raise
+        except Exception as err:  # noqa: BLE001 - torch load errors
+            raise self._load_error(err) from None
+        self._model = model.to(self.device)
+
+    def save_model(self, path: Path) -> None:
+        from .char_model import save_char_cnn
+
+        save_char_cnn(self.model, path)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        model = self.model
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                out.append(model(list(texts[start : start + self.batch_size])).float().cpu().numpy())
+        width = int(model.config["output_dim"])
+        return _l2(np.concatenate(out) if out else np.zeros((0, width), np.float32))
 
 
 def _l2(matrix: np.ndarray) -> np.ndarray:
@@ -471,7 +535,20 @@ def encoder_from_bytes(data: bytes) -> Encoder:
     classes: dict[str, Any] = {
         TransformerEncoder.kind: TransformerEncoder,
         SentenceTransformerEncoder.kind: SentenceTransformerEncoder,
+        CharCNNEncoder.kind: CharCNNEncoder,
     }
     if kind in classes:
         return classes[kind](name_or_path="").from_bytes(data)
     return TfidfCharEncoder().from_bytes(data)
+
+
+def load_dense_encoder(path: str | Path, *, batch_size: int = 256, device: str = "cpu") -> _NeuralEncoder:
+    """The encoder a fine-tuning run saved in ``path``: a character CNN or a transformer (mean pooling)."""
+    from .char_model import is_char_cnn_dir
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise LinkingError(f"Encoder directory {folder} not found: run finetune-linker first or give its --output.")
+    if is_char_cnn_dir(folder):
+        return CharCNNEncoder(str(folder), batch_size=batch_size, device=device)
+    return TransformerEncoder(str(folder), pooling="mean", max_length=25, batch_size=batch_size, device=device)

@@ -6,10 +6,12 @@ from spacy.util import registry
 from ..generative.seq2seq import LazySeq2SeqGenerator
 from .encoders import (
     SAPBERT_MODEL,
+    CharCNNEncoder,
     SentenceTransformerEncoder,
     TfidfCharEncoder,
     TransformerEncoder,
 )
+from .kb import LinkingError
 
 
 @registry.misc("spacy_clinical_es.TfidfEncoder.v1")
@@ -57,6 +59,22 @@ def create_sentence_transformer_encoder(
 ) -> SentenceTransformerEncoder:
     """Any sentence-transformers model (local directory or hub name)."""
     return SentenceTransformerEncoder(name_or_path, batch_size=batch_size, device=device)
+
+
+@registry.misc("spacy_clinical_es.DenseEncoder.v1")
+def create_dense_encoder(
+    path: str, kind: str = "transformer", batch_size: int = 256, device: str = "cpu"
+) -> CharCNNEncoder | TransformerEncoder:
+    """A fine-tuned encoder (finetune-linker): ``kind`` "char-cnn" or "transformer" (mean pooling).
+
+    The model is read on first use, so a pipeline whose linker saved its own
+    copy (``dense_encoder/``) loads even where ``path`` does not exist.
+    """
+    if kind == CharCNNEncoder.kind:
+        return CharCNNEncoder(path, batch_size=batch_size, device=device)
+    if kind == TransformerEncoder.kind:
+        return TransformerEncoder(path, pooling="mean", max_length=25, batch_size=batch_size, device=device)
+    raise LinkingError(f"DenseEncoder kind must be 'char-cnn' or 'transformer', got {kind!r}.")
 
 
 @registry.misc("spacy_clinical_es.DefinitionGenerator.v1")

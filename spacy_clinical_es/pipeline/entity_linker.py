@@ -16,6 +16,16 @@ type = label, vocabulary rank) and sets:
   were found for: the span itself, or with ``nested_fallback`` the nested
   sub-span linked because the whole span scored under ``threshold``.
 
+With a ``dense_encoder`` (``spacy_clinical_es.DenseEncoder.v1``: the
+directory of a ``finetune-linker`` run) its nearest terms join the TF-IDF
+ones, and with a re-ranker (``initialize``'s ``reranker_path``, the
+``reranker.json`` of ``train-reranker``) every candidate is scored by its
+probability of being the gold code (:mod:`spacy_clinical_es.linking.rerank`);
+``threshold`` then applies to that probability (``train-reranker`` reports the
+dev-chosen value). ``to_disk`` copies the dense encoder's model into the
+pipeline (``dense_encoder/``) and writes ``reranker.json``, so a packaged
+pipeline needs neither file of the training machine.
+
 With a ``generator`` (e.g. ``spacy_clinical_es.DefinitionGenerator.v1``) the
 generative backend is used instead: a seq2seq model writes a definition of
 each mention in its sentence and the definition is linked
@@ -56,6 +66,7 @@ from ..linking import registry as _registry  # noqa: F401 (registers the encoder
 from ..linking.candidates import LinkResult
 from ..linking.generative import DEFINITION_PROMPT, GenerativeLinker, TextGenerator
 from ..linking.index import VectorIndex, index_from_bytes
+from ..linking.rerank import LinearReranker
 from ..util import PathLike
 
 logger = logging.getLogger(__name__)
@@ -80,6 +91,7 @@ ann_threshold = 200000
 ann_factory = "IVF{{nlist}},SQ8"
 ann_nprobe = 16
 generator = null
+dense_encoder = null
 prompt_template = {json.dumps(DEFINITION_PROMPT, ensure_ascii=False)}
 
 [clinical_es_entity_linker.encoder]
@@ -129,6 +141,7 @@ def make_entity_linker(
     ann_factory: str,
     ann_nprobe: int,
     generator: Optional[Any],  # a TextGenerator; Any for spaCy's validation
+    dense_encoder: Optional[Any],  # an Encoder; Any for spaCy's validation
     prompt_template: str,
 ) -> ClinicalEntityLinker:
     """Create a :class:`ClinicalEntityLinker` (see the module docstring); defaults: the default config."""
@@ -143,6 +156,7 @@ def make_entity_linker(
         nested_fallback=nested_fallback,
         generator=generator,
         prompt_template=prompt_template,
+        dense_encoder=dense_encoder,
     )
 
 
@@ -161,6 +175,7 @@ class ClinicalEntityLinker:
         nested_fallback: bool,
         generator: TextGenerator | None,
         prompt_template: str,
+        dense_encoder: Encoder | None,
     ) -> None:
         """Initialize the component; it links nothing until :meth:`initialize` or ``from_disk``.
 
@@ -173,6 +188,8 @@ class ClinicalEntityLinker:
         self.nlp = nlp
         self.name = name
         self.encoder = encoder
+        self.dense_encoder = dense_encoder
+        self.reranker: LinearReranker | None = None
         self.generator = generator
         self.cfg: dict[str, Any] = {
             "spans_key": spans_key,
@@ -202,8 +219,13 @@ class ClinicalEntityLinker:
         """The candidate settings of ``cfg`` as the spaCy-free :class:`LinkerOptions`."""
         return LinkerOptions.from_flat(self.cfg)
 
-    def _make_generator(self, kb: TerminologyKB, index: VectorIndex | None) -> CandidateGenerator:
-        return CandidateGenerator(kb, self.encoder, index, options=self.options)
+    def _make_generator(
+        self, kb: TerminologyKB, index: VectorIndex | None, dense_index: VectorIndex | None = None
+    ) -> CandidateGenerator:
+        return CandidateGenerator(
+            kb, self.encoder, index, options=self.options, dense_encoder=self.dense_encoder,
+            dense_index=dense_index, reranker=self.reranker,
+        )
 
     def set_kb(self, kb: TerminologyKB) -> None:
         """Use ``kb``: fit the encoder on its terms and index them."""
@@ -216,8 +238,11 @@ class ClinicalEntityLinker:
         nlp: Optional[Language] = None,
         kb_path: Optional[str] = None,
         kb: Any = None,
+        reranker_path: Optional[str] = None,
     ) -> None:
-        """Load the knowledge base (``kb`` or ``kb_path``), fit the encoder and index it.
+        """Load the knowledge base (``kb`` or ``kb_path``), fit the encoder(s) and index it.
+
+        ``reranker_path``: a ``reranker.json`` written by ``train-reranker``.
 
         ``kb`` (a :class:`~spacy_clinical_es.linking.TerminologyKB`) is typed
         ``Any`` because spaCy validates initialize settings with pydantic.
@@ -231,6 +256,11 @@ class ClinicalEntityLinker:
                     f"[initialize.components.{self.name}] or pass kb= to initialize()."
                 )
             kb = TerminologyKB.from_disk(kb_path)
+        if reranker_path is not None:
+            path = Path(reranker_path)
+            if not path.is_file():
+                raise LinkingError(f"Re-ranker file {path} not found: run train-reranker or fix reranker_path.")
+            self.reranker = LinearReranker().from_bytes(path.read_bytes())
         self.set_kb(kb)
         logger.info(
             "%s: %d concepts, %d terms indexed (%s)",
@@ -330,6 +360,10 @@ class ClinicalEntityLinker:
             encoder=self.encoder.to_bytes(),
             index=gen.index.to_bytes(),
         )
+        if gen.dense_index is not None:
+            parts["dense_index"] = gen.dense_index.to_bytes()
+        if self.reranker is not None:
+            parts["reranker"] = self.reranker.to_bytes()
         return parts
 
     def _load_parts(self, parts: dict[str, bytes]) -> None:
@@ -347,12 +381,20 @@ class ClinicalEntityLinker:
         kb = TerminologyKB.from_jsonl_string(parts["kb"].decode("utf-8"), source=f"{self.name}/kb")
         self.encoder.from_bytes(parts["encoder"])
         index = index_from_bytes(parts["index"])
-        if len(index) != len(kb.aliases):
+        dense_index = index_from_bytes(parts["dense_index"]) if "dense_index" in parts else None
+        for found in (index, dense_index):
+            if found is not None and len(found) != len(kb.aliases):
+                raise LinkingError(
+                    f"Saved '{self.name}' index has {len(found)} rows for {len(kb.aliases)} "
+                    "knowledge-base terms: save the component again."
+                )
+        if (dense_index is None) != (self.dense_encoder is None):
             raise LinkingError(
-                f"Saved '{self.name}' index has {len(index)} rows for {len(kb.aliases)} "
-                "knowledge-base terms: save the component again."
+                f"Saved '{self.name}' was built {'with' if dense_index is not None else 'without'} a dense "
+                "encoder but its config says otherwise: load it with the config it was saved with."
             )
-        self.candidate_generator = self._make_generator(kb, index)
+        self.reranker = LinearReranker().from_bytes(parts["reranker"]) if "reranker" in parts else None
+        self.candidate_generator = self._make_generator(kb, index, dense_index)
 
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
         """Serialize cfg, the knowledge base, the fitted encoder and the index."""
@@ -364,13 +406,23 @@ class ClinicalEntityLinker:
         self._load_parts({k: v for k, v in parts.items() if k not in exclude})
         return self
 
-    _FILES = (("cfg", "cfg"), ("kb", "kb.jsonl"), ("encoder", "encoder.json"), ("index", "index.bin"))
+    _FILES = (
+        ("cfg", "cfg"),
+        ("kb", "kb.jsonl"),
+        ("encoder", "encoder.json"),
+        ("index", "index.bin"),
+        ("dense_index", "dense_index.bin"),
+        ("reranker", "reranker.json"),
+    )
+    _DENSE_MODEL = "dense_encoder"
 
     def to_disk(self, path: PathLike, *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
-        """Write ``cfg``, ``kb.jsonl``, ``encoder.json`` and ``index.bin`` under ``path``."""
+        """Write ``cfg``, ``kb.jsonl``, ``encoder.json``, ``index.bin`` (and the dense encoder's parts) under ``path``."""
         path = ensure_path(path)
         parts = self._parts()
         serializers = {name: _writer(parts[part]) for part, name in self._FILES if part in parts}
+        if self.dense_encoder is not None and "dense_index" in parts:
+            serializers[self._DENSE_MODEL] = self.dense_encoder.to_disk
         if not path.exists():
             path.mkdir(parents=True)
         to_disk(path, serializers, exclude)
@@ -387,7 +439,11 @@ class ClinicalEntityLinker:
 
             return read
 
-        from_disk(path, {name: reader(part) for part, name in self._FILES}, exclude)
+        readers = {name: reader(part) for part, name in self._FILES}
+        model_dir = path / self._DENSE_MODEL
+        if self.dense_encoder is not None and model_dir.is_dir():
+            readers[self._DENSE_MODEL] = self.dense_encoder.from_disk
+        from_disk(path, readers, exclude)
         self._load_parts(parts)
         return self
 

@@ -285,3 +285,51 @@ def test_labels_limit_what_is_linked_and_travel_with_the_component(kb: Terminolo
     again = reloaded(TEXT)
     assert [(e.kb_id_, e._.candidates) for e in again.ents] == [(e.kb_id_, e._.candidates) for e in doc.ents]
     assert [e.kb_id_ for e in again.ents] == ["", "", "38341003"]
+
+
+def test_fine_tuned_encoder_and_reranker_travel_inside_the_pipeline(kb: TerminologyKB, tmp_path: Path) -> None:
+    """A tiny character encoder fine-tuned a few steps + a re-ranker: saved in the pipeline, same links after
+    the training directory is gone."""
+    import shutil
+
+    pytest.importorskip("torch")
+    from spacy_clinical_es.linking.char_model import build_char_cnn, char_vocab
+    from spacy_clinical_es.linking.finetune import (
+        CharTermModel,
+        TrainSettings,
+        make_pairs,
+        synonym_groups,
+        train_encoder,
+    )
+    from spacy_clinical_es.linking.rerank import FEATURES, LinearReranker
+
+    rows = [{"system": "SNOMEDCT", "code": c.code, "mention": t} for c in kb.concepts.values() for t in c.terms]
+    groups = synonym_groups(rows)
+    model = CharTermModel(build_char_cnn(char_vocab([r["mention"] for r in rows], 1), embed_dim=8, filters=16,
+                                         output_dim=16))
+    train_encoder(model, make_pairs(groups), TrainSettings(steps=5, batch_size=3, learning_rate=1e-2))
+    model.save(tmp_path / "trained_encoder")
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(50, len(FEATURES)))
+    reranker = LinearReranker(threshold=0.3).fit(features, (features[:, 0] > 0).astype(float))
+    (tmp_path / "reranker.json").write_bytes(reranker.to_bytes())
+
+    nlp = spacy.blank("es")
+    nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
+    linker = nlp.add_pipe("clinical_es_entity_linker", config={
+        "threshold": 0.3,
+        "dense_encoder": {"@misc": "spacy_clinical_es.DenseEncoder.v1", "path": str(tmp_path / "trained_encoder"),
+                          "kind": "char-cnn"},
+    })
+    linker.initialize(kb=kb, reranker_path=str(tmp_path / "reranker.json"))
+    expected = _links(nlp(TEXT))
+    assert all(0.0 <= s <= 1.0 for _, _, cands, _ in expected for _, s in cands)  # probabilities
+    nlp.to_disk(tmp_path / "model")
+    saved = {p.name for p in (tmp_path / "model" / "clinical_es_entity_linker").iterdir()}
+    assert saved == {"cfg", "kb.jsonl", "encoder.json", "index.bin", "dense_index.bin", "reranker.json",
+                     "dense_encoder"}
+    shutil.rmtree(tmp_path / "trained_encoder")
+    loaded = spacy.load(tmp_path / "model")
+    assert _links(loaded(TEXT)) == expected
+    with pytest.raises(LinkingError, match="reranker_path"):
+        linker.initialize(kb=kb, reranker_path=str(tmp_path / "missing.json"))

@@ -151,6 +151,37 @@ def with_cie10(
     return score(kb, read_rows(data, "distemist", eval_split, "ICD10"), setting, k)
 
 
+def _chains(data: Path, encoder: Path | None, reranker: Path | None, k: int, tables: bool) -> dict[str, Any]:
+    """The ``chains`` part: KB from train + dev (+ CIE-10 table with ``tables``), test documents."""
+    from ...linking.encoders import load_dense_encoder
+    from ...linking.rerank import LinearReranker
+    from .linking_chain import run_chains
+
+    def rows(split: str) -> list[dict[str, Any]]:
+        return [r for corpus, systems in TARGETS.items() for s in systems for r in read_rows(data, corpus, split, s)]
+
+    loaded = None
+    if reranker is not None:
+        if not reranker.is_file():
+            raise ConfigError(f"Re-ranker file {reranker} not found: run train-reranker first.")
+        loaded = LinearReranker().from_bytes(reranker.read_bytes())
+    dense = load_dense_encoder(encoder) if encoder is not None else None
+    return {
+        "protocol": "KB: train + dev mentions"
+        + (", plus the CIE-10 table (cie package) for DisTEMIST ICD-10 and CodiEsp ICD-10-CM (lower-case codes)"
+           if tables else "")
+        + "; seen = normalized form among the KB's mentions; re-ranker trained on document folds of train, "
+        "threshold chosen on dev (train-reranker)",
+        "tables": tables,
+        "encoder": str(encoder) if encoder is not None else None,
+        "reranker": str(reranker) if reranker is not None else None,
+        "reranker_threshold": loaded.threshold if loaded is not None else None,
+        "results": run_chains(
+            rows("train") + rows("dev"), rows("test"), dense_encoder=dense, reranker=loaded, k=k, tables=tables
+        ),
+    }
+
+
 def summary_line(name: str, res: dict[str, Any]) -> str:
     """One log line of a target's test scores."""
     return (
@@ -169,11 +200,16 @@ def run_linking(
     k: int = 5,
     tuning: bool = True,
     command: str = "",
+    encoder: Path | None = None,
+    reranker: Path | None = None,
+    tables: bool = True,
 ) -> dict[str, Any]:
     """Tune on dev, score on test; write ``output`` (JSON) and return the report.
 
     ``data`` is the linking corpus folder (``corpus/linking``); without it the
-    corpus is built from the data directory into a temporary folder.
+    corpus is built from the data directory into a temporary folder. With a
+    fine-tuned ``encoder`` directory and/or a ``reranker`` file the report
+    gains ``chains`` (:mod:`.linking_chain`: TF-IDF, + encoder, + re-ranker).
     """
     if setting_name not in SETTINGS:
         raise ConfigError(f"Unknown linking setting {setting_name!r}: choose one of {sorted(SETTINGS)}.")
@@ -197,6 +233,9 @@ def run_linking(
         train_kb = evaluate(data, ["train"], "test", setting, k)
         baseline = evaluate(data, ["train", "dev"], "test", SETTINGS["v1"], k)
         cie = with_cie10(data, ["train", "dev"], "test", setting, k)
+        chains = None
+        if encoder is not None or reranker is not None:
+            chains = _chains(data, encoder, reranker, k, tables)
     report: dict[str, Any] = {
         "command": command,
         "encoder": "spacy_clinical_es.TfidfEncoder.v2 (char_wb 2-4-grams, abbreviations expanded)",
@@ -216,6 +255,8 @@ def run_linking(
     }
     if cie is not None:
         report["distemist/ICD10+CIE10"] = cie
+    if chains is not None:
+        report["chains"] = chains
     if output is not None:
         write_json(report, output)
     for name, res in results.items():
