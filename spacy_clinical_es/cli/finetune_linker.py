@@ -11,6 +11,7 @@ import typer
 
 from ..evaluation.report import write_json
 from ..linking.finetune import CHAR_BASE, TrainSettings, finetune_linker
+from ..linking.rerank_train import DEFAULT_FIT_ON, DEFAULT_OBJECTIVE
 from . import app
 from .benchmark._common import invoked_command, user_errors
 
@@ -101,7 +102,9 @@ def train_reranker_command(
     output: Annotated[Path, typer.Option("--output", help="Directory for reranker.json and report.json.")],
     encoder: Annotated[Optional[Path], typer.Option("--encoder", exists=True, file_okay=False, help="Fine-tuned encoder (finetune-linker --output); without it TF-IDF only.")] = None,
     data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False, help="Linking corpus (convert linking).")] = Path("corpus/linking"),
-    folds: Annotated[int, typer.Option("--folds", min=2, help="Document folds of the training split.")] = 5,
+    fit_on: Annotated[str, typer.Option("--fit-on", help="'train' (document folds of train) or 'dev' (dev mentions, unseen by the encoder's fine-tuning; out-of-fold dev scores).")] = DEFAULT_FIT_ON,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Document folds (of train, or of dev with --fit-on dev).")] = 5,
+    objective: Annotated[str, typer.Option("--objective", help="'pointwise' (logistic regression) or 'listwise' (softmax over a mention's candidates).")] = DEFAULT_OBJECTIVE,
     l2: Annotated[float, typer.Option("--l2", min=0.0, help="L2 penalty of the logistic regression.")] = 1.0,
     no_tables: Annotated[bool, typer.Option("--no-tables", help="Mention KBs only (no CIE-10 table for ICD-10 targets).")] = False,
     torch_threads: Annotated[Optional[int], typer.Option("--torch-threads")] = None,
@@ -123,7 +126,7 @@ def train_reranker_command(
         reranker, report = train_reranker(
             read_linking(data, "train"), read_linking(data, "dev"), tfidf_encoder, dense,
             LinkerOptions(k=5, token_match=True, prior_weight=0.02), folds=folds, l2=l2,
-            build_kb=kb_builder(not no_tables),
+            build_kb=kb_builder(not no_tables), fit_on=fit_on, objective=objective,
         )
         output.mkdir(parents=True, exist_ok=True)
         (output / RERANKER_FILE).write_bytes(reranker.to_bytes())

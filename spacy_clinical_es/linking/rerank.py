@@ -3,8 +3,12 @@
 :func:`candidate_features` describes one (mention, candidate code) pair with
 :data:`FEATURES`: each retriever's cosine and its margin to the mention's best,
 the exact and word-key tiers, character-trigram and word overlap with the
-matched term, head-word match, semantic type vs mention label, code frequency
-and whether the code comes from a table only (no annotated mention).
+matched term, head-word match, semantic type vs mention label, code frequency,
+whether the code comes from a table only (no annotated mention), how strongly
+the mention's words are associated with the code in the knowledge base
+(:class:`KBStats`: share of the KB terms holding a word that belong to the
+code) and how much support the code's ICD-10 category gets from the other
+candidates.
 :class:`LinearReranker` is a logistic regression on those features (standardised,
 L2-regularised, fitted with L-BFGS): its probability that the candidate is the
 gold code orders the candidates and, under a dev-chosen threshold, abstains
@@ -14,6 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import weakref
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +53,51 @@ FEATURES = (
     "table_only",
     "length_ratio",
     "abbreviation",
+    "word_code_mean",
+    "word_code_max",
+    "category_support",
 )
+
+_ICD = re.compile(r"^[a-zA-Z][0-9][0-9a-zA-Z]")
+
+
+class KBStats:
+    """Word → code association of a knowledge base: for each content stem, the codes of the terms holding it."""
+
+    def __init__(self, kb: TerminologyKB) -> None:
+        by_stem: dict[str, Counter] = defaultdict(Counter)
+        for norm, code in kb.aliases:
+            for stem in set(_content_stems(norm)):
+                by_stem[stem][code] += 1
+        self.by_stem = {stem: (codes, sum(codes.values())) for stem, codes in by_stem.items()}
+
+    def association(self, stems: Sequence[str], code: str) -> tuple[float, float]:
+        """(mean, max) over the known ``stems`` of the share of their terms that belong to ``code``."""
+        shares = [codes[code] / total for codes, total in (self.by_stem[s] for s in stems if s in self.by_stem)]
+        return (float(np.mean(shares)), float(max(shares))) if shares else (0.0, 0.0)
+
+    @classmethod
+    def of(cls, kb: TerminologyKB) -> KBStats:
+        """The stats of ``kb``, computed once per KB object (and again when its aliases change)."""
+        key = id(kb)
+        cached = _STATS_CACHE.get(key)
+        if cached is not None and cached[0]() is kb and cached[1].n_aliases == len(kb.aliases):
+            return cached[1]
+        stats = cls(kb)
+        stats.n_aliases = len(kb.aliases)
+        _STATS_CACHE[key] = (weakref.ref(kb), stats)
+        return stats
+
+    n_aliases = 0
+
+
+#: id(kb) → (weak reference to the kb, its stats); a reused id is caught by the weak reference.
+_STATS_CACHE: dict[int, tuple[weakref.ref, KBStats]] = {}
+
+
+def _category(code: str) -> str | None:
+    """The 3-character ICD-10 category of ``code`` (None for other code systems)."""
+    return code[:3].upper() if _ICD.match(code) else None
 
 
 def _trigrams(text: str) -> set[str]:
@@ -79,6 +130,7 @@ class MentionFeatures:
     """Features of every candidate of one mention (the mention's own parts computed once)."""
 
     def __init__(self, text: str, label: str | None, kb: TerminologyKB) -> None:
+        self.stats = KBStats.of(kb)
         self.norm = normalize_term(text)
         self.label = label
         self.kb = kb
@@ -88,8 +140,9 @@ class MentionFeatures:
         self.abbreviation = float(expand_abbreviations(tokens(text)) != tokens(text))
         self.max_log_freq = math.log1p(kb.max_frequency) if kb.max_frequency else 1.0
 
-    def vector(self, cand: Retrieved, best_tfidf: float, best_dense: float) -> list[float]:
+    def vector(self, cand: Retrieved, best_tfidf: float, best_dense: float, support: float) -> list[float]:
         concept = self.kb.concepts.get(cand.code)
+        word_mean, word_max = self.stats.association(self.stems, cand.code)
         term_stems = _content_stems(cand.term)
         frequency = (concept.frequency or 0) if concept is not None else 0
         sem_type = concept.semantic_type if concept is not None else None
@@ -109,6 +162,9 @@ class MentionFeatures:
             float(frequency == 0),
             min(len(term_stems), 8) / max(1, min(len(self.stems), 8)),
             self.abbreviation,
+            word_mean,
+            word_max,
+            support,
         ]
 
 
@@ -121,25 +177,52 @@ def candidate_features(
     mention = MentionFeatures(text, label, kb)
     best_tfidf = max(c.tfidf for c in cands)
     best_dense = max(c.dense for c in cands)
-    return np.asarray([mention.vector(c, best_tfidf, best_dense) for c in cands], dtype=np.float32)
+    # category support: the other candidates' best cosines, summed per ICD-10 category
+    by_category: dict[str, float] = defaultdict(float)
+    scores = [1.0 if c.exact else max(c.tfidf, c.dense) for c in cands]
+    categories = [_category(c.code) for c in cands]
+    for category, score in zip(categories, scores):
+        if category is not None:
+            by_category[category] += score
+    support = [by_category[cat] - score if cat is not None else 0.0 for cat, score in zip(categories, scores)]
+    return np.asarray(
+        [mention.vector(c, best_tfidf, best_dense, s) for c, s in zip(cands, support)], dtype=np.float32
+    )
+
+
+OBJECTIVES = ("pointwise", "listwise")
 
 
 class LinearReranker:
-    """Logistic regression P(candidate is the gold code | features), standardised inputs."""
+    """A linear score over standardised features, fitted pointwise or listwise.
+
+    ``pointwise``: logistic regression, P(candidate is the gold code).
+    ``listwise``: conditional logit, the softmax of the scores over one
+    mention's candidates (the rows given to :meth:`predict` together), fitted
+    on the mentions whose gold code was retrieved. Either way :meth:`predict`
+    gives numbers in [0, 1] that order the candidates and that the NIL
+    threshold is compared with.
+    """
 
     kind = "linear-reranker"
 
-    def __init__(self, l2: float = 1.0, threshold: float = 0.0) -> None:
+    def __init__(self, l2: float = 1.0, threshold: float = 0.0, objective: str = "pointwise") -> None:
+        if objective not in OBJECTIVES:
+            raise LinkingError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
         self.l2 = float(l2)
         self.threshold = float(threshold)
+        self.objective = objective
         self.mean = np.zeros(len(FEATURES), dtype=np.float64)
         self.scale = np.ones(len(FEATURES), dtype=np.float64)
         self.weights = np.zeros(len(FEATURES), dtype=np.float64)
         self.bias = 0.0
         self.fitted = False
 
-    def fit(self, features: np.ndarray, labels: np.ndarray) -> LinearReranker:
-        """Fit on stacked candidate rows and 0/1 labels (1: the gold code)."""
+    def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray | None = None) -> LinearReranker:
+        """Fit on stacked candidate rows and 0/1 labels (1: the gold code).
+
+        ``groups`` (listwise only): the start row of each mention's block, in order.
+        """
         from scipy.optimize import minimize
 
         x = np.asarray(features, dtype=np.float64)
@@ -148,31 +231,57 @@ class LinearReranker:
             raise LinkingError(f"Re-ranker features must be (n, {len(FEATURES)}) with n labels.")
         if y.min() == y.max():
             raise LinkingError("Re-ranker training needs both gold and non-gold candidates.")
+        if self.objective == "listwise" and groups is None:
+            raise LinkingError("A listwise re-ranker needs the start row of each mention's candidates (groups).")
         self.mean = x.mean(axis=0)
         self.scale = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
         z = (x - self.mean) / self.scale
-        n = len(y)
+        if self.objective == "pointwise":
+            n = len(y)
 
-        def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-            w, b = params[:-1], params[-1]
-            logits = z @ w + b
-            p = 1.0 / (1.0 + np.exp(-logits))
-            value = np.sum(np.logaddexp(0.0, logits) - y * logits) / n + 0.5 * self.l2 * w @ w / n
-            grad_logits = (p - y) / n
-            grad = np.concatenate([z.T @ grad_logits + self.l2 * w / n, [grad_logits.sum()]])
-            return float(value), grad
+            def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+                w, b = params[:-1], params[-1]
+                logits = z @ w + b
+                p = 1.0 / (1.0 + np.exp(-logits))
+                value = np.sum(np.logaddexp(0.0, logits) - y * logits) / n + 0.5 * self.l2 * w @ w / n
+                grad_logits = (p - y) / n
+                grad = np.concatenate([z.T @ grad_logits + self.l2 * w / n, [grad_logits.sum()]])
+                return float(value), grad
 
-        result = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B")
-        self.weights, self.bias = result.x[:-1], float(result.x[-1])
+            result = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B")
+            self.weights, self.bias = result.x[:-1], float(result.x[-1])
+        else:
+            starts = np.asarray(groups, dtype=np.int64)
+            owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(y))))
+            m = len(starts)
+
+            def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+                s = z @ w
+                top = np.maximum.reduceat(s, starts)
+                e = np.exp(s - top[owner])
+                total = np.add.reduceat(e, starts)
+                p = e / total[owner]
+                value = -(np.add.reduceat(y * s, starts) - top - np.log(total)).sum() / m + 0.5 * self.l2 * w @ w / m
+                grad = z.T @ (p - y) / m + self.l2 * w / m
+                return float(value), grad
+
+            result = minimize(loss, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B")
+            self.weights, self.bias = result.x, 0.0
         self.fitted = True
         return self
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """P(gold) for each candidate row."""
+        """P(gold) of each row (pointwise), or the softmax over the rows (listwise: one mention's candidates)."""
         if not self.fitted:
             raise LinkingError("The re-ranker is not trained: run the linker's re-ranker training or load it.")
         z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(z @ self.weights + self.bias)))
+        scores = z @ self.weights + self.bias
+        if self.objective == "pointwise":
+            return 1.0 / (1.0 + np.exp(-scores))
+        if not len(scores):
+            return scores
+        e = np.exp(scores - scores.max())
+        return e / e.sum()
 
     def coefficients(self) -> dict[str, float]:
         """Standardised weight of each feature (for the metrics file)."""
@@ -182,6 +291,7 @@ class LinearReranker:
         return json.dumps(
             {
                 "kind": self.kind,
+                "objective": self.objective,
                 "features": list(FEATURES),
                 "l2": self.l2,
                 "threshold": self.threshold,
@@ -199,6 +309,9 @@ class LinearReranker:
                 raise ValueError("kind or features")
             mean, scale, weights = (np.asarray(payload[k], dtype=np.float64) for k in ("mean", "scale", "weights"))
             bias, l2, threshold = float(payload["bias"]), float(payload["l2"]), float(payload["threshold"])
+            objective = payload.get("objective", "pointwise")
+            if objective not in OBJECTIVES:
+                raise ValueError(objective)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise LinkingError(
                 "Re-ranker data is not a saved LinearReranker of this version: train the re-ranker again."
@@ -206,7 +319,7 @@ class LinearReranker:
         if not (len(mean) == len(scale) == len(weights) == len(FEATURES)):
             raise LinkingError("Saved re-ranker has the wrong number of weights: train it again.")
         self.mean, self.scale, self.weights, self.bias = mean, scale, weights, bias
-        self.l2, self.threshold, self.fitted = l2, threshold, True
+        self.l2, self.threshold, self.objective, self.fitted = l2, threshold, objective, True
         return self
 
 
@@ -214,25 +327,26 @@ def training_rows(
     mentions: Sequence[tuple[str, str | None, str]],
     retrieved: Sequence[Sequence[Retrieved]],
     kb: TerminologyKB,
-) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Stacked features and labels of mentions ``(text, label, gold code)`` whose gold code was retrieved.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """Stacked features, labels and group starts of mentions ``(text, label, gold code)`` whose gold code was retrieved.
 
     Mentions without the gold code among their candidates teach nothing to a
     re-ranker and are counted apart (``counts["gold_not_retrieved"]``).
     """
-    blocks, labels = [], []
+    blocks, labels, starts = [], [], []
     counts = {"mentions": len(mentions), "gold_not_retrieved": 0, "rows": 0}
     for (text, label, gold), cands in zip(mentions, retrieved):
         if not any(c.code == gold for c in cands):
             counts["gold_not_retrieved"] += 1
             continue
+        starts.append(len(labels))
         blocks.append(candidate_features(text, label, cands, kb))
         labels.extend(float(c.code == gold) for c in cands)
     if not blocks:
         raise LinkingError("No mention has its gold code among the candidates: nothing to train the re-ranker on.")
     features = np.concatenate(blocks)
     counts["rows"] = len(features)
-    return features, np.asarray(labels), counts
+    return features, np.asarray(labels), np.asarray(starts, dtype=np.int64), counts
 
 
 def settings_of(reranker: LinearReranker | None) -> Mapping[str, Any]:

@@ -168,6 +168,8 @@ def test_abstention_curve() -> None:
 
 
 def test_hybrid_generator_scores_every_candidate_with_both_retrievers(tmp_path: Path) -> None:
+    from spacy_clinical_es.linking import TfidfCharEncoder
+
     groups = synonym_groups(_rows())
     model = _char_model()
     train_encoder(model, hard_negatives(make_pairs(groups), groups), TrainSettings(steps=40, batch_size=4,
@@ -184,12 +186,73 @@ def test_hybrid_generator_scores_every_candidate_with_both_retrievers(tmp_path: 
     plain = generator.candidates(["escaner"])[0]
     assert plain[0].code == "111"
     reranker, report = train_reranker(
-        _rows("train"), _rows("dev"), lambda: __import__("spacy_clinical_es.linking", fromlist=["x"]).TfidfCharEncoder(),
-        dense, LinkerOptions(k=3, token_match=True), folds=3,
+        _rows("train"), _rows("dev"), TfidfCharEncoder, dense, LinkerOptions(k=3, token_match=True), folds=3,
+        fit_on="train", objective="pointwise",
     )
-    assert report["training"]["rows"] > 0 and 0.0 <= reranker.threshold <= 0.95
+    assert report["fit_on"] == "train" and report["training"]["rows"] > 0 and 0.0 <= reranker.threshold <= 0.95
     assert set(report["dev"]) == {"medprocner/SNOMEDCT"}
     generator.reranker = reranker
     ranked = generator.candidates(["escaner", "tension alta"])
     assert [c[0].code for c in ranked] == ["111", "333"]
     assert all(0.0 <= c.score <= 1.0 for cs in ranked for c in cs)
+
+
+def test_reranker_fitted_on_dev_scores_dev_out_of_fold() -> None:
+    from spacy_clinical_es.linking import TfidfCharEncoder
+
+    dev = [dict(r, doc_id=f"d{i % 2}") for i, r in enumerate(_rows("dev"))]
+    reranker, report = train_reranker(_rows(), dev, TfidfCharEncoder, None, LinkerOptions(k=3, token_match=True),
+                                      folds=2, fit_on="dev")
+    assert report["fit_on"] == "dev" and report["dev_scores"] == "out of fold (dev documents)"
+    assert report["training"]["mentions"] == len(dev) and reranker.fitted
+    with pytest.raises(LinkingError, match="fit_on"):
+        train_reranker(_rows(), dev, TfidfCharEncoder, None, LinkerOptions(), fit_on="test")
+
+
+def test_word_code_association_and_category_support() -> None:
+    from spacy_clinical_es.linking import Concept
+    from spacy_clinical_es.linking.normalize import light_stem
+    from spacy_clinical_es.linking.rerank import KBStats
+
+    kb = TerminologyKB()
+    kb.add(Concept("r10.9", "dolor abdominal", ("dolor de abdomen",)))
+    kb.add(Concept("r10.84", "dolor abdominal generalizado"))
+    kb.add(Concept("r52", "dolor"))
+    stats = KBStats.of(kb)
+    assert KBStats.of(kb) is stats  # computed once per KB
+    # "dolor": 4 terms, 2 of r10.9; "generaliz…": 1 term, of r10.84
+    assert stats.association(["dolor"], "r10.9") == (0.5, 0.5)
+    mean, best = stats.association(["dolor", light_stem("generalizado")], "r10.84")
+    assert (mean, best) == (pytest.approx(0.625), 1.0)
+    assert stats.association(["nuevo"], "r10.9") == (0.0, 0.0)
+    cands = [Retrieved("r10.9", "dolor abdominal", 0.8, 0.0, False, False),
+             Retrieved("r10.84", "dolor abdominal generalizado", 0.7, 0.0, False, False),
+             Retrieved("r52", "dolor", 0.5, 0.0, False, False),
+             Retrieved("12345", "otro", 0.4, 0.0, False, False)]
+    x = candidate_features("dolor abdominal difuso", None, cands, kb)
+    support = x[:, FEATURES.index("category_support")]
+    np.testing.assert_allclose(support, [0.7, 0.8, 0.0, 0.0], atol=1e-6)  # r10.* support each other; SNOMED: none
+
+
+def test_listwise_reranker_ranks_within_each_mention() -> None:
+    rng = np.random.default_rng(1)
+    blocks, labels, starts = [], [], []
+    for _ in range(80):  # 5 candidates per mention; the gold one has the highest feature 0 plus noise
+        x = rng.normal(size=(5, len(FEATURES)))
+        gold = int(np.argmax(x[:, 0] + 0.05 * rng.normal(size=5)))
+        starts.append(sum(len(b) for b in blocks))
+        blocks.append(x)
+        labels.extend(float(i == gold) for i in range(5))
+    features = np.concatenate(blocks)
+    reranker = LinearReranker(objective="listwise").fit(features, np.asarray(labels), np.asarray(starts))
+    hits = [int(np.argmax(reranker.predict(b))) == int(np.argmax(labels[s:s + 5])) for b, s in zip(blocks, starts)]
+    assert np.mean(hits) > 0.9
+    probs = reranker.predict(blocks[0])
+    assert probs.sum() == pytest.approx(1.0) and probs.min() >= 0.0
+    loaded = LinearReranker().from_bytes(reranker.to_bytes())
+    assert loaded.objective == "listwise"
+    np.testing.assert_allclose(loaded.predict(blocks[0]), probs)
+    with pytest.raises(LinkingError, match="groups"):
+        LinearReranker(objective="listwise").fit(features, np.asarray(labels))
+    with pytest.raises(LinkingError, match="objective"):
+        LinearReranker(objective="pairwise")
