@@ -282,29 +282,24 @@ class CandidateGenerator:
         return self._code_rows.get(code, np.zeros(0, dtype=np.int64))
 
     @staticmethod
-    def _code_scores(index: VectorIndex | None, query: Any, rows: list[np.ndarray]) -> list[tuple[float, int]]:
-        """(best cosine, best row) of each code's alias ``rows`` for one query (0 without an exact index)."""
+    def _pair_scores(index: VectorIndex | None, queries: Any, mentions: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of query ``mentions[p]`` with term row ``rows[p]`` for every pair p (0 without an exact index)."""
         matrix = getattr(index, "matrix", None)
-        if matrix is None:
-            return [(0.0, int(r[0]) if len(r) else -1) for r in rows]
-        flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        block = matrix[flat] @ (query.T if sp.issparse(query) else np.asarray(query).reshape(-1))
-        values = np.asarray(block.toarray() if sp.issparse(block) else block, dtype=np.float32).reshape(-1)
-        out, start = [], 0
-        for r in rows:
-            part = values[start : start + len(r)]
-            start += len(r)
-            best = int(np.argmax(part)) if len(part) else -1
-            out.append((float(part[best]), int(r[best])) if best >= 0 else (0.0, -1))
-        return out
+        if matrix is None or queries is None or not len(rows):
+            return np.zeros(len(rows), dtype=np.float32)
+        if sp.issparse(matrix):
+            products = sp.csr_matrix(queries)[mentions].multiply(matrix[rows])
+            return np.asarray(products.sum(axis=1), dtype=np.float32).reshape(-1)
+        dense = queries.toarray() if sp.issparse(queries) else np.asarray(queries, dtype=np.float32)
+        return np.einsum("ij,ij->i", dense[mentions], matrix[rows]).astype(np.float32)
 
     def retrieve(self, texts: Sequence[str]) -> list[list[Retrieved]]:
         """Every code found by any tier or retriever for each text, with both cosines (unordered).
 
         Each retriever contributes ``k * search_factor`` terms; a code's
         cosine under a retriever is that of its best alias, computed for every
-        code found (exact indexes only; an approximate index gives 0 for codes
-        it did not return).
+        code found, all (mention, alias) pairs at once (exact indexes only; an
+        approximate index gives 0).
         """
         if self.index is None or (self.dense_encoder is not None and self.dense_index is None):
             raise LinkingError("CandidateGenerator has no index: call build() first.")
@@ -316,7 +311,9 @@ class CandidateGenerator:
             q2 = self.dense_encoder.encode(list(texts))
             idx2, _ = self.dense_index.search(q2, depth)
         aliases = self.aliases
-        out: list[list[Retrieved]] = []
+        per_mention: list[tuple[list[str], set[str], set[str]]] = []
+        pair_mention: list[np.ndarray] = []
+        pair_rows: list[np.ndarray] = []
         for i, text in enumerate(texts):
             exact = set(self.kb.exact(text))
             word_key = set(self.kb.token_match(text)) if self.options.token_match else set()
@@ -327,14 +324,32 @@ class CandidateGenerator:
                 for j in idx2[i]:
                     codes.setdefault(aliases[int(j)][1], None)
             ordered = list(codes)
-            rows = [self._rows_of(c) for c in ordered]
-            tfidf = self._code_scores(self.index, q1[i], rows)
-            dense = self._code_scores(self.dense_index, q2[i], rows) if q2 is not None else [(0.0, -1)] * len(rows)
+            per_mention.append((ordered, exact, word_key))
+            for code in ordered:
+                rows = self._rows_of(code)
+                pair_rows.append(rows)
+                pair_mention.append(np.full(len(rows), i, dtype=np.int64))
+        flat_rows = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype=np.int64)
+        flat_mentions = np.concatenate(pair_mention) if pair_mention else np.zeros(0, dtype=np.int64)
+        s1 = self._pair_scores(self.index, q1, flat_mentions, flat_rows)
+        s2 = self._pair_scores(self.dense_index, q2, flat_mentions, flat_rows)
+        out: list[list[Retrieved]] = []
+        position = 0
+        block = 0
+        for text, (ordered, exact, word_key) in zip(texts, per_mention):
             found = []
-            for code, (s1, r1), (s2, r2) in zip(ordered, tfidf, dense):
-                row = r2 if q2 is not None and s2 > s1 and r2 >= 0 else r1
-                term = aliases[row][0] if row >= 0 else normalize_term(text)
-                found.append(Retrieved(code, term, s1, s2, code in exact, code in word_key))
+            for code in ordered:
+                n = len(pair_rows[block])
+                block += 1
+                if not n:
+                    found.append(Retrieved(code, normalize_term(text), 0.0, 0.0, code in exact, code in word_key))
+                    continue
+                a, b = s1[position : position + n], s2[position : position + n]
+                best1, best2 = (0, 0) if n == 1 else (int(np.argmax(a)), int(np.argmax(b)))
+                row = flat_rows[position + (best2 if q2 is not None and b[best2] > a[best1] else best1)]
+                position += n
+                found.append(Retrieved(code, aliases[int(row)][0], float(a[best1]), float(b[best2]),
+                                       code in exact, code in word_key))
             out.append(found)
         return out
 

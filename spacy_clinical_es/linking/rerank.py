@@ -16,6 +16,7 @@ gold code orders the candidates and, under a dev-chosen threshold, abstains
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -74,7 +75,7 @@ class KBStats:
     def association(self, stems: Sequence[str], code: str) -> tuple[float, float]:
         """(mean, max) over the known ``stems`` of the share of their terms that belong to ``code``."""
         shares = [codes[code] / total for codes, total in (self.by_stem[s] for s in stems if s in self.by_stem)]
-        return (float(np.mean(shares)), float(max(shares))) if shares else (0.0, 0.0)
+        return (sum(shares) / len(shares), max(shares)) if shares else (0.0, 0.0)
 
     @classmethod
     def of(cls, kb: TerminologyKB) -> KBStats:
@@ -110,7 +111,14 @@ def _content_stems(text: str) -> list[str]:
     return [light_stem(w) for w in words if w not in STOP_WORDS] or [light_stem(w) for w in words]
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+@functools.lru_cache(maxsize=65536)
+def _term_parts(term: str) -> tuple[frozenset[str], tuple[str, ...], frozenset[str]]:
+    """(character trigrams, content stems, their set) of a KB term: terms recur across mentions, so cached."""
+    stems = tuple(_content_stems(term))
+    return frozenset(_trigrams(normalize_term(term))), stems, frozenset(stems)
+
+
+def _jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
@@ -143,7 +151,7 @@ class MentionFeatures:
     def vector(self, cand: Retrieved, best_tfidf: float, best_dense: float, support: float) -> list[float]:
         concept = self.kb.concepts.get(cand.code)
         word_mean, word_max = self.stats.association(self.stems, cand.code)
-        term_stems = _content_stems(cand.term)
+        term_grams, term_stems, term_stem_set = _term_parts(cand.term)
         frequency = (concept.frequency or 0) if concept is not None else 0
         sem_type = concept.semantic_type if concept is not None else None
         return [
@@ -153,8 +161,8 @@ class MentionFeatures:
             cand.dense - best_dense,
             float(cand.exact),
             float(cand.word_key),
-            _jaccard(self.grams, _trigrams(normalize_term(cand.term))),
-            _jaccard(self.stem_set, set(term_stems)),
+            _jaccard(self.grams, term_grams),
+            _jaccard(self.stem_set, term_stem_set),
             float(bool(self.stems and term_stems and self.stems[0] == term_stems[0])),
             float(self.label is not None and sem_type == self.label),
             float(self.label is None or sem_type is None),
