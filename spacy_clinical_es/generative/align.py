@@ -28,6 +28,12 @@ parsed :class:`~.formats.Item` to source offsets:
   contiguous source stretch with the same normalized text. Otherwise it falls
   back to ordered matching of its string near its position (counted
   ``tag_realigned``).
+* Concept strings (``concept_strings=True``, the JSON format's
+  ``concept_strings`` option): a one-string item found nowhere as one
+  stretch ("dolor hipogastrio") is spelled by the fewest text fragments with
+  :func:`~spacy_clinical_es.concepts.align_concept` ("dolor … hipogastrio";
+  counted ``concept_aligned``), so any backend that names concepts as strings
+  yields discontinuous entities.
 """
 from __future__ import annotations
 
@@ -49,6 +55,7 @@ OUT_OF_ORDER = "out_of_order"
 DUPLICATE = "duplicate"
 TRIMMED = "trimmed"
 TAG_REALIGNED = "tag_realigned"
+CONCEPT_ALIGNED = "concept_aligned"
 
 _EDGE_PUNCT = " \t\n.,;:!?¡¿\"'«»“”()[]{}-–—*"
 
@@ -153,6 +160,7 @@ def align(
     *,
     labels: Sequence[str] | None = None,
     output_text: str | None = None,
+    concept_strings: bool = False,
 ) -> AlignResult:
     """Map parsed items to offsets of ``source_text`` (see the module docstring).
 
@@ -182,6 +190,10 @@ def align(
                 fragments = _search(matcher, (item.text,), label, begin, problems)
         else:
             fragments = _search(matcher, item.fragments or (item.text,), label, matcher.cursor, problems)
+        if fragments is None and concept_strings and not item.fragments:
+            fragments = _concept_fragments(source_text, item.text, label, matcher)
+            if fragments is not None:
+                problems[CONCEPT_ALIGNED] += 1
         if fragments is None:
             if all(matcher.exists(v) for v in item.fragments or (item.text,)):
                 problems[DUPLICATE] += 1
@@ -192,6 +204,16 @@ def align(
         spans.append(AlignedSpan(min(s for s, _ in fragments), max(e for _, e in fragments), label, fragments))
     spans.sort(key=lambda s: (s.start, -s.end, s.label))
     return AlignResult(spans, +hallucinations, +problems)
+
+
+def _concept_fragments(source_text: str, concept: str, label: str, matcher: _Matcher) -> Fragments | None:
+    """The fewest fragments of ``source_text`` spelling ``concept`` (None if absent or already taken)."""
+    from ..concepts.align import align_concept
+
+    found = align_concept(source_text, concept)
+    if found is None or not found.is_discontinuous or (found.fragments, label) in matcher.taken:
+        return None
+    return tuple(found.fragments)
 
 
 def _search(

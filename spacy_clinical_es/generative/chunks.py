@@ -106,7 +106,8 @@ def round_trip(
     select = getattr(fmt, "select", None)
     rendered = list(select(text, spans)) if select is not None else []
     output = fmt.render(text, spans, problems=problems)
-    return RoundTrip(output, rendered, align(text, fmt.parse(output), labels=labels), problems)
+    aligned = align(text, fmt.parse(output), labels=labels, concept_strings=getattr(fmt, "concept_strings", False))
+    return RoundTrip(output, rendered, aligned, problems)
 
 
 def round_trip_counts(
@@ -123,12 +124,20 @@ def round_trip_counts(
     rendered spans), ``hallucinated`` (aligned items dropped), ``chunks`` and
     ``not_expressible`` (gold spans not rendered, by reason: every gold span
     is either rendered or counted here); ``chunks_with_tag_like_text``
-    (Tag: chunks whose own text looks like a tag, rendered anyway).
+    (Tag: chunks whose own text looks like a tag, rendered anyway);
+    ``discontinuous_gold`` (valid gold spans of two or more fragments),
+    ``discontinuous_in_chunks`` (those inside one chunk),
+    ``discontinuous_exact`` (those that came back with the same fragments and
+    label) and ``discontinuous_lost`` (the others, by reason:
+    ``crosses_chunk``, ``not_rendered`` — see ``not_expressible`` — or
+    ``rendered_not_aligned_back``).
     """
     counts: Counter = Counter()
     not_expressible: Counter = Counter()
+    discontinuous_lost: Counter = Counter()
     for text, spans in docs:
         counts["spans"] += len(spans)
+        counts["discontinuous_gold"] += sum(len(fragments) > 1 for fragments, _ in to_gold_spans(text, spans, Counter()))
         chunks = list(chunker(text))
         for (start, end), chunk_spans in zip(chunks, split_spans(text, spans, chunks, not_expressible)):
             result = round_trip(fmt, text[start:end], chunk_spans, labels=labels)
@@ -137,9 +146,27 @@ def round_trip_counts(
             counts["rendered"] += len(result.rendered)
             counts["exact"] += len(result.rendered) if result.exact else 0
             counts["hallucinated"] += sum(result.aligned.hallucinations.values())
+            back = {(span.fragments, span.label) for span in result.aligned.spans}
+            rendered = {(span.fragments, span.label) for span in result.rendered}
+            for span in chunk_spans:
+                if len(span.fragments) > 1:
+                    counts["discontinuous"] += 1
+                    key = (span.fragments, span.label)
+                    if key not in rendered:
+                        discontinuous_lost["not_rendered"] += 1
+                    elif key in back:
+                        counts["discontinuous_exact"] += 1
+                    else:
+                        discontinuous_lost["rendered_not_aligned_back"] += 1
     tag_like = not_expressible.pop(TAG_LIKE_TEXT, 0)
+    if counts["discontinuous_gold"] > counts["discontinuous"]:
+        discontinuous_lost[CROSSES_CHUNK] = counts["discontinuous_gold"] - counts["discontinuous"]
     return {
         **{key: counts[key] for key in ("spans", "chunks", "rendered", "exact", "hallucinated")},
+        "discontinuous_gold": counts["discontinuous_gold"],
+        "discontinuous_in_chunks": counts["discontinuous"],
+        "discontinuous_exact": counts["discontinuous_exact"],
+        "discontinuous_lost": dict(sorted(discontinuous_lost.items())),
         "chunks_with_tag_like_text": tag_like,
         "not_expressible": dict(sorted(not_expressible.items())),
     }

@@ -104,7 +104,7 @@ def decode_chunks(
         parsed = fmt.parse(output if isinstance(output, str) else str(output))
         counts.items += len(parsed.items)
         counts.problems.update(parsed.problems)
-        result = align(text[start:end], parsed, labels=labels)
+        result = align(text[start:end], parsed, labels=labels, concept_strings=getattr(fmt, "concept_strings", False))
         counts.hallucinations.update(result.hallucinations)
         counts.problems.update(result.problems)
         for span in result.spans:

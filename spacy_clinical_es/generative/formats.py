@@ -136,7 +136,7 @@ def _verified(fmt: Any, text: str, kept: list[GoldSpan], problems: Counter) -> l
     rendered always aligns back exactly.
     """
     for _ in range(len(kept) + 1):
-        result = align(text, fmt.parse(fmt._render(text, kept)))
+        result = align(text, fmt.parse(fmt._render(text, kept)), concept_strings=getattr(fmt, "concept_strings", False))
         got = Counter((span.fragments, span.label) for span in result.spans)
         wrong = [span for span in kept if got[(span.fragments, span.label)] == 0]
         if not wrong and len(result.spans) == len(kept):
@@ -319,12 +319,19 @@ _TEXT_KEYS = ("text", "texto", "span", "mention", "entity", "entidad")
 
 
 class JsonFormat:
-    """A JSON list of ``{"label", "text"}`` objects; ``text`` is a list for a discontinuous concept."""
+    """A JSON list of ``{"label", "text"}`` objects; ``text`` is a list for a discontinuous concept.
+
+    With ``concept_strings`` a discontinuous concept is written as one string,
+    its fragments joined by a space ("dolor hipogastrio", the way CodiEsp
+    writes its references and a model or LLM names a concept), and aligned
+    back by the concept-string aligner (:mod:`.align`).
+    """
 
     name = "json"
 
-    def __init__(self, verify: bool = True) -> None:
+    def __init__(self, verify: bool = True, concept_strings: bool = False) -> None:
         self.verify = verify
+        self.concept_strings = concept_strings
 
     def select(self, text: str, spans: Iterable[SpanLike], problems: Counter | None = None) -> list[GoldSpan]:
         """The valid spans in rendering order (JSON expresses nested and discontinuous spans)."""
@@ -340,6 +347,8 @@ class JsonFormat:
         rows: list[dict[str, Any]] = []
         for span in kept:
             values = [_collapse(text[s:e]) for s, e in span.fragments]
+            if self.concept_strings:
+                values = [" ".join(values)]
             rows.append({"label": span.label, "text": values[0] if len(values) == 1 else values})
         return json.dumps(rows, ensure_ascii=False)
 

@@ -240,3 +240,22 @@ def test_round_trip_property(case: tuple[str, list]) -> None:  # type: ignore[ty
         assert sorted((s.fragments, s.label) for s in result.spans) == sorted(
             (k.fragments, k.label) for k in kept
         ), (fmt.name, output)
+
+
+def test_concept_strings_align_discontinuous_concepts_only_when_asked() -> None:
+    """A backend that names "dolor hipogastrio" gets "Dolor … hipogastrio" with concept_strings, a hallucination without."""
+    from spacy_clinical_es.generative.align import CONCEPT_ALIGNED, NOT_IN_TEXT, align
+    from spacy_clinical_es.generative.decode import decode_chunks
+    from spacy_clinical_es.generative.formats import JsonFormat
+    from spacy_clinical_es.generative.types import Item
+
+    text = "Dolor a nivel de hipogastrio."
+    items = [Item("DIAGNOSTICO", "dolor hipogastrio")]
+    found = align(text, items, concept_strings=True)
+    assert [s.fragments for s in found.spans] == [((0, 5), (17, 28))] and found.problems[CONCEPT_ALIGNED] == 1
+    assert align(text, items).hallucinations[NOT_IN_TEXT] == 1
+    assert align(text, [Item("DIAGNOSTICO", "dolor pie")], concept_strings=True).hallucinations[NOT_IN_TEXT] == 1
+    output = '[{"label": "DIAGNOSTICO", "text": "dolor hipogastrio"}]'
+    decoded = decode_chunks("Nota. " + text, [(6, 35)], [output], JsonFormat(concept_strings=True), ["DIAGNOSTICO"])
+    assert [s.fragments for s in decoded.spans] == [((6, 11), (23, 34))]
+    assert decode_chunks("Nota. " + text, [(6, 35)], [output], JsonFormat(), ["DIAGNOSTICO"]).spans == []

@@ -103,7 +103,34 @@ def test_round_trip_counts() -> None:
         "hallucinated": 0,
         "chunks_with_tag_like_text": 0,
         "not_expressible": {"crosses_chunk": 1, "nested": 1},
+        "discontinuous_gold": 0,
+        "discontinuous_in_chunks": 0,
+        "discontinuous_exact": 0,
+        "discontinuous_lost": {},
     }
     # A label outside the label set comes back as a hallucination: the round trip is not exact.
     counts = round_trip_counts(ListFormat(), docs[:1], labels=["SEXO"])
     assert counts["hallucinated"] == 3 and counts["exact"] == 0
+
+
+def test_discontinuous_concepts_come_back_through_concept_strings() -> None:
+    """JSON with concept strings: one string per concept, fragments found again by the concept-string aligner;
+    every discontinuous gold concept is counted: exact, crossing a chunk, or not rendered."""
+    from spacy_clinical_es.generative import JsonFormat
+
+    text = "Dolor a nivel de hipogastrio. Fractura de tibia y peroné. Lesiones en la. Pared vesical."
+    spans = [
+        (((0, 5), (17, 28)), "DIAGNOSTICO"),  # dolor … hipogastrio
+        (((30, 47),), "DIAGNOSTICO"),  # fractura de tibia
+        (((30, 41), (50, 56)), "DIAGNOSTICO"),  # fractura de … peroné (shares "Fractura de")
+        (((58, 66), (80, 87)), "DIAGNOSTICO"),  # lesiones … vesical: crosses a sentence
+    ]
+    fmt = JsonFormat(concept_strings=True)
+    assert '"text": "Dolor hipogastrio"' in fmt.render(text[:29], [(((0, 5), (17, 28)), "DIAGNOSTICO")])
+    counts = round_trip_counts(fmt, [(text, spans)], labels=["DIAGNOSTICO"])
+    assert counts["discontinuous_gold"] == 3 and counts["discontinuous_in_chunks"] == 2
+    assert counts["discontinuous_exact"] == 2 and counts["discontinuous_lost"] == {"crosses_chunk": 1}
+    assert counts["exact"] == counts["rendered"] == 3
+    # List cannot write them: counted, not lost silently
+    listed = round_trip_counts(ListFormat(), [(text, spans)], labels=["DIAGNOSTICO"])
+    assert listed["discontinuous_exact"] == 0 and listed["discontinuous_lost"] == {"crosses_chunk": 1, "not_rendered": 2}

@@ -13,9 +13,11 @@ format, prompt and chunking come from its ``generative_training.json``).
 result.
 
 ``round-trip``: render every gold span of the DocBin in List, Tag (flat and
-nested) and JSON per sentence, parse the targets back and align them; write
-how many came back exactly and how many each format cannot express, by
-reason (the acceptance check of the formats, as numbers).
+nested), JSON and JSON with concept strings (a discontinuous concept as one
+string, aligned back by the concept-string aligner) per sentence, parse the
+targets back and align them; write how many came back exactly and how many
+each format cannot express, by reason, discontinuous concepts apart (the
+acceptance check of the formats, as numbers).
 """
 from __future__ import annotations
 
@@ -168,7 +170,15 @@ def run_round_trip(
     def chunker(text: str) -> list[tuple[int, int]]:
         return plan_chunks(text, max_chunk_tokens, pack=False)
 
-    formats = {"list": ListFormat(), "tag": TagFormat(), "tag_nested": TagFormat(nested=True), "json": JsonFormat()}
+    formats = {
+        "list": ListFormat(),
+        "tag": TagFormat(),
+        "tag_nested": TagFormat(nested=True),
+        "json": JsonFormat(),
+        "json_concepts": JsonFormat(concept_strings=True),
+    }
+    # the label set: the image-entity labels, plus whatever else the gold holds (CodiEsp: DIAGNOSTICO, PROCEDIMIENTO)
+    labels = sorted(set(LABELS) | {label for _, spans in docs for _, label in spans})
     result = {
         "description": (
             "Gold spans rendered per sentence, parsed back and aligned: 'exact' of 'rendered' came back exactly; "
@@ -179,7 +189,7 @@ def run_round_trip(
         "gold": gold_span_key or "doc.ents",
         "chunks": f"sentences, cut at {max_chunk_tokens} words (as for fine-tuning)",
         "formats": {
-            name: round_trip_counts(fmt, docs, chunker=chunker, labels=list(LABELS)) for name, fmt in formats.items()
+            name: round_trip_counts(fmt, docs, chunker=chunker, labels=labels) for name, fmt in formats.items()
         },
     }
     if output is not None:

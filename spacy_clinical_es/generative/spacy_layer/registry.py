@@ -22,3 +22,10 @@ def make_tag_format(nested: bool = False) -> TagFormat:
 def make_json_format() -> JsonFormat:
     """JSON list targets (nested and discontinuous concepts)."""
     return JsonFormat()
+
+
+@registry.misc("spacy_clinical_es.JsonFormat.v2")
+def make_json_format_v2(concept_strings: bool = False) -> JsonFormat:
+    """JSON list targets; with ``concept_strings`` a discontinuous concept is one string, aligned back by the
+    concept-string aligner (CodiEsp references, LLM answers)."""
+    return JsonFormat(concept_strings=concept_strings)
