@@ -43,7 +43,7 @@ def test_generative_round_trip_from_the_cli(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["benchmark", "generative", "round-trip", "--data", str(tmp_path / "gold.spacy"), "--output", str(out)])
     assert result.exit_code == 0, result.output
     formats = json.loads(out.read_text(encoding="utf-8"))["formats"]
-    assert set(formats) == {"list", "tag", "tag_nested", "json"}
+    assert set(formats) == {"list", "tag", "tag_nested", "json", "json_concepts"}
     for counts in formats.values():
         assert counts["rendered"] == counts["exact"] == 3
 
