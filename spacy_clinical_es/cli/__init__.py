@@ -37,6 +37,7 @@ from . import (  # noqa: F401
     finetune,
     finetune_linker,
     package,
+    pretraining,
     serve,
     tokenization,
     visualize,

@@ -33,6 +33,7 @@ class Target(str, Enum):
     linking = "linking"
     discontinuous = "discontinuous"
     nubes = "nubes"
+    raw_text = "raw-text"
 
 
 #: Corpora each target reads (checked before any work starts).
@@ -43,6 +44,7 @@ REQUIRED_CORPORA = {
     Target.linking: ("medprocner", "distemist", "codiesp"),
     Target.discontinuous: ("codiesp",),
     Target.nubes: ("nubes",),
+    Target.raw_text: ("meddocan", "medprocner", "distemist", "symptemist", "codiesp", "cantemist", "nubes"),
 }
 
 
@@ -57,6 +59,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
     from ..corpora.builders.imaging import build_concepts, build_imaging
     from ..corpora.builders.linking import build_linking
     from ..corpora.builders.nubes import build_nubes
+    from ..corpora.builders.raw_text import build_raw_text
 
     root = resolve_data_dir(data_dir)
     for name in REQUIRED_CORPORA[target]:
@@ -68,6 +71,7 @@ def run_convert(target: Target, output: Path, data_dir: Optional[Path] = None) -
         Target.linking: build_linking,
         Target.discontinuous: build_discontinuous,
         Target.nubes: build_nubes,
+        Target.raw_text: build_raw_text,
     }
     report = ConversionReport()
     start = time.perf_counter()
@@ -113,6 +117,10 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
         from ..corpora.builders.nubes import statistics_table as nubes_table
 
         table = nubes_table(stats)
+    elif target is Target.raw_text:
+        keys = ("files", "texts", "kept", "duplicates", "words")
+        rows = [[name, *(c[k] for k in keys)] for name, c in {**stats["corpora"], "total": stats["total"]}.items()]
+        table = markdown_table(["corpus", *keys], rows)
     else:
         table = rows_table(stats)
     return f"{table}\n\n{stats['report'].summary()}"
@@ -120,7 +128,7 @@ def summary(target: Target, stats: dict[str, Any]) -> str:
 
 @app.command("convert")
 def convert_command(
-    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging, concepts, linking, discontinuous or nubes.")],
+    target: Annotated[Target, typer.Argument(help="Corpus to build: deid, imaging, concepts, linking, discontinuous, nubes or raw-text.")],
     output: Annotated[
         Path, typer.Option("--output", "-o", file_okay=False, help="Folder for the corpus files.")
     ],
