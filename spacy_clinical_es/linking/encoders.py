@@ -343,6 +343,7 @@ class _NeuralEncoder:
     def to_disk(self, path: Path) -> None:
         """Write the model itself under ``path`` (a directory its loader reads back)."""
         path = Path(path)
+        _ = self.model  # loaded first: the folder replaced may be the one it loads from (a pipeline saved over itself)
         if path.exists():
             shutil.rmtree(path)
         self.save_model(path)

@@ -330,6 +330,7 @@ def test_fine_tuned_encoder_and_reranker_travel_inside_the_pipeline(kb: Terminol
                      "dense_encoder"}
     shutil.rmtree(tmp_path / "trained_encoder")
     loaded = spacy.load(tmp_path / "model")
-    assert _links(loaded(TEXT)) == expected
+    loaded.to_disk(tmp_path / "model")  # saved over itself, before its encoder was ever used
+    assert _links(spacy.load(tmp_path / "model")(TEXT)) == expected
     with pytest.raises(LinkingError, match="reranker_path"):
         linker.initialize(kb=kb, reranker_path=str(tmp_path / "missing.json"))
