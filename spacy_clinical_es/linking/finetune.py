@@ -29,7 +29,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +187,6 @@ class TrainSettings:
     weight_decay: float = 0.01
     seed: int = 0
     eval_every: int = 250
-    curve: list[dict[str, float]] = field(default_factory=list)
 
 
 def info_nce(anchors: Any, candidates: Any, keys: Sequence[str], cand_keys: Sequence[str], temperature: float) -> Any:
@@ -472,7 +471,7 @@ def finetune_linker(
         pairs=len(pairs),
         codes=sum(len(f) >= 2 for f in groups.values()),
         with_negative=sum(p.negative is not None for p in pairs),
-        settings={k: v for k, v in settings.__dict__.items() if k != "curve"}
+        settings=asdict(settings)
         | {"max_pairs_per_code": max_pairs_per_code, "use_cie": use_cie},
         curve=curve,
         best_dev=round(best, 4),
