@@ -110,7 +110,7 @@ def train_reranker_command(
     torch_threads: Annotated[Optional[int], typer.Option("--torch-threads")] = None,
     metrics: Annotated[Optional[Path], typer.Option("--metrics", help="Also write report.json here (e.g. metrics/linking_reranker.json).")] = None,
 ) -> None:
-    """Fit the re-ranker on document folds of train, choose its NIL threshold on dev; no mention text is written."""
+    """Fit the re-ranker (on dev mentions by default, or on document folds of train), choose its NIL threshold on dev; no mention text is written."""
     with user_errors():
         from ..evaluation.benchmarks.linking_chain import kb_builder, tfidf_encoder
         from ..linking import LinkerOptions

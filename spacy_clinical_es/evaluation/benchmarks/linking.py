@@ -170,8 +170,8 @@ def _chains(data: Path, encoder: Path | None, reranker: Path | None, k: int, tab
         "protocol": "KB: train + dev mentions"
         + (", plus the CIE-10 table (cie package) for DisTEMIST ICD-10 and CodiEsp ICD-10-CM (lower-case codes)"
            if tables else "")
-        + "; seen = normalized form among the KB's mentions; re-ranker trained on document folds of train, "
-        "threshold chosen on dev (train-reranker)",
+        + "; seen = normalized form among the KB's mentions; re-ranker and its NIL threshold from train-reranker "
+        "(how it was fitted: its report, e.g. metrics/linking_reranker.json)",
         "tables": tables,
         "encoder": str(encoder) if encoder is not None else None,
         "reranker": str(reranker) if reranker is not None else None,
