@@ -112,8 +112,11 @@ def train_reranker_command(
 ) -> None:
     """Fit the re-ranker (on dev mentions by default, or on document folds of train), choose its NIL threshold on dev; no mention text is written."""
     with user_errors():
-        from ..evaluation.benchmarks.linking_chain import kb_builder, tfidf_encoder
-        from ..linking import LinkerOptions
+        from ..evaluation.benchmarks.linking_chain import (
+            chain_options,
+            kb_builder,
+            tfidf_encoder,
+        )
         from ..linking.encoders import load_dense_encoder
         from ..linking.finetune import read_linking
         from ..linking.rerank_train import train_reranker
@@ -125,7 +128,7 @@ def train_reranker_command(
         dense = load_dense_encoder(encoder) if encoder is not None else None
         reranker, report = train_reranker(
             read_linking(data, "train"), read_linking(data, "dev"), tfidf_encoder, dense,
-            LinkerOptions(k=5, token_match=True, prior_weight=0.02), folds=folds, l2=l2,
+            chain_options(), folds=folds, l2=l2,
             build_kb=kb_builder(not no_tables), fit_on=fit_on, objective=objective,
         )
         output.mkdir(parents=True, exist_ok=True)

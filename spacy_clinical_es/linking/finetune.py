@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .encoders import TfidfCharEncoder
+from .encoders import TfidfCharEncoder, _l2
 from .index import ExactCosineIndex
 from .kb import LinkingError
 from .normalize import normalize_term
@@ -326,8 +326,7 @@ class LiveEncoder:
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 out.append(self.model(list(texts[start : start + self.batch_size])).float().numpy())
-        matrix = np.concatenate(out) if out else np.zeros((0, 1), np.float32)
-        return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        return _l2(np.concatenate(out) if out else np.zeros((0, 1), np.float32))
 
     def to_bytes(self) -> bytes:
         raise LinkingError("A LiveEncoder is not saved: save the model directory instead.")

@@ -28,6 +28,7 @@ import logging
 import platform
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,14 @@ def read_rows(data: Path, corpus: str, split: str, system: str) -> list[dict[str
     return [r for r in iter_jsonl([path]) if r["system"] == system]
 
 
+def setting_options(setting: dict[str, Any], k: int) -> LinkerOptions:
+    """The candidate options of one of :data:`SETTINGS`."""
+    return LinkerOptions(k=k, token_match=setting["token_match"], prior_weight=setting["prior"])
+
+
 def make_generator(kb: TerminologyKB, setting: dict[str, Any], k: int) -> CandidateGenerator:
     """A built :class:`CandidateGenerator` for one of :data:`SETTINGS`."""
-    options = LinkerOptions(k=k, token_match=setting["token_match"], prior_weight=setting["prior"])
-    return CandidateGenerator(kb, TfidfCharEncoder(**setting["encoder"]), options=options).build()
+    return CandidateGenerator(kb, TfidfCharEncoder(**setting["encoder"]), options=setting_options(setting, k)).build()
 
 
 def score(kb: TerminologyKB, test: list[dict[str, Any]], setting: dict[str, Any], k: int) -> dict[str, Any]:
@@ -88,25 +93,36 @@ def score(kb: TerminologyKB, test: list[dict[str, Any]], setting: dict[str, Any]
     started = time.perf_counter()
     ranked = generator.candidates([r["mention"] for r in test], [r["label"] for r in test])
     seconds = time.perf_counter() - started
-    known_forms = {norm for norm, _ in kb.aliases}
-    groups: dict[str, list[int]] = {"all": [], "seen": [], "unseen": []}
-    for i, row in enumerate(test):
-        groups["all"].append(i)
-        groups["seen" if normalize_term(row["mention"]) in known_forms else "unseen"].append(i)
-    result: dict[str, Any] = {
+    return {
         "kb_concepts": len(kb),
         "kb_terms": len(kb.aliases),
         "eval_mentions": len(test),
         "eval_documents": len({r["doc_id"] for r in test}),
         "search_seconds": round(seconds, 3),
+        **seen_unseen_scores(kb, test, ranked, {norm for norm, _ in kb.aliases}),
     }
+
+
+def seen_unseen_scores(
+    kb: TerminologyKB,
+    test: Sequence[Mapping[str, Any]],
+    ranked: Sequence[Sequence[Any]],
+    known_forms: set[str],
+) -> dict[str, dict[str, Any]]:
+    """acc@1/@5 and the share of gold codes in ``kb`` for all mentions, and apart for those whose normalized form
+    is in ``known_forms`` ("seen") and the others ("unseen"); ``ranked`` holds each mention's candidates."""
+    groups: dict[str, list[int]] = {"all": [], "seen": [], "unseen": []}
+    for i, row in enumerate(test):
+        groups["all"].append(i)
+        groups["seen" if normalize_term(row["mention"]) in known_forms else "unseen"].append(i)
+    out = {}
     for name, ids in groups.items():
         scores = accuracy_at_k(
             [test[i]["code"] for i in ids], [[c.code for c in ranked[i]] for i in ids], ks=(1, 5)
         )
         scores["gold_code_in_kb"] = sum(test[i]["code"] in kb for i in ids) / len(ids) if ids else 0.0
-        result[name] = scores
-    return result
+        out[name] = scores
+    return out
 
 
 def evaluate(data: Path, kb_splits: list[str], eval_split: str, setting: dict[str, Any], k: int) -> dict[str, Any]:

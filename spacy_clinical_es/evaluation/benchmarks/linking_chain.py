@@ -36,17 +36,22 @@ from ...linking.rerank_train import (
     mention_kb,
     target_rows,
 )
-from ..metrics import accuracy_at_k
+from .linking import SETTINGS, seen_unseen_scores, setting_options
 
 logger = logging.getLogger(__name__)
 
-#: TF-IDF encoder settings of every chain (the linker's default encoder, ``TfidfEncoder.v2``).
-TFIDF = {"ngram_range": (2, 4), "analyzer": "char_wb", "abbreviations": True}
+#: The TF-IDF setting every chain starts from: the one chosen on dev for the linker (``benchmark linking``'s ``final``).
+FINAL = SETTINGS["final"]
 
 
 def tfidf_encoder() -> TfidfCharEncoder:
-    """A fresh TF-IDF encoder with the linker's default settings."""
-    return TfidfCharEncoder(**TFIDF)
+    """A fresh TF-IDF encoder of the :data:`FINAL` setting."""
+    return TfidfCharEncoder(**FINAL["encoder"])
+
+
+def chain_options(k: int = 5) -> LinkerOptions:
+    """The candidate options of the :data:`FINAL` setting with ``k`` candidates per mention."""
+    return setting_options(FINAL, k)
 
 
 def kb_builder(tables: bool = True) -> KBBuilder:
@@ -81,11 +86,6 @@ def score_chain(
     started = time.perf_counter()
     ranked = generator.candidates(texts, labels)
     seconds = time.perf_counter() - started
-    known = {normalize_term(r["mention"]) for r in kb_rows}
-    groups: dict[str, list[int]] = {"all": [], "seen": [], "unseen": []}
-    for i, row in enumerate(test):
-        groups["all"].append(i)
-        groups["seen" if normalize_term(row["mention"]) in known else "unseen"].append(i)
     result: dict[str, Any] = {
         "kb_concepts": len(kb),
         "kb_terms": len(kb.aliases),
@@ -93,9 +93,9 @@ def score_chain(
         "search_seconds": round(seconds, 3),
         "mentions_per_second": round(len(test) / seconds, 1) if seconds > 0 else None,
     }
-    for name, ids in groups.items():
-        scores = accuracy_at_k([test[i]["code"] for i in ids], [[c.code for c in ranked[i]] for i in ids], ks=(1, 5))
-        ceiling = sum(test[i]["code"] in kb for i in ids) / len(ids) if ids else 0.0
+    known = {normalize_term(r["mention"]) for r in kb_rows}  # the KB's *mentions*: table terms do not make a form seen
+    for name, scores in seen_unseen_scores(kb, test, ranked, known).items():
+        ceiling = scores["gold_code_in_kb"]
         scores["gold_code_in_kb"] = round(ceiling, 4)
         scores["acc@1_of_ceiling"] = round(scores["acc@1"] / ceiling, 4) if ceiling else 0.0
         result[name] = scores
@@ -119,7 +119,7 @@ def run_chains(
 ) -> dict[str, dict[str, Any]]:
     """``{chain: {target: scores}}`` for TF-IDF, + encoder (when given), + re-ranker (when given)."""
     build = kb_builder(tables)
-    options = LinkerOptions(k=k, token_match=True, prior_weight=0.02)
+    options = chain_options(k)
     chains: dict[str, tuple[Encoder | None, LinearReranker | None]] = {"tfidf": (None, None)}
     if dense_encoder is not None:
         chains["tfidf+encoder"] = (dense_encoder, None)
