@@ -147,8 +147,9 @@ CIE10 = DataSource(
     "this pipeline or its knowledge base.",
 )
 NUBES = DataSource(
-    "NUBes (samples 001-008)",
-    "negation and uncertainty cues and scopes",
+    "NUBes (training part: samples 003-008)",
+    "negation and uncertainty cues and scopes: the clinical_context cue lexicon and scope terminators (rules) or "
+    "tagger weights (trained)",
     "https://github.com/Vicomtech/NUBes-negation-uncertainty-biomedical-corpus",
     "CC BY-SA 3.0 ES",
     "Vicomtech; Lima López et al., LREC 2020",
@@ -204,7 +205,8 @@ PRODUCTS: dict[str, Product] = {
         description=(
             "Spanish clinical concepts: clinical tokenizer, CNN NER (ENFERMEDAD, PROCEDIMIENTO, EDAD, SEXO), nested "
             "spans (span_finder + spancat), discontinuous concepts (discontinuous_ner), merged into "
-            "doc.spans['concepts'] and linked to SNOMED CT, CIE-10 and CIE-10-ES (span._.concept_codes)."
+            "doc.spans['concepts'], linked to SNOMED CT, CIE-10 and CIE-10-ES (span._.concept_codes) and marked "
+            "negated / uncertain (span._.negated, span._.uncertain; clinical_context rules learned from NUBes)."
         ),
         sources_by_factory={
             "ner": (DISTEMIST, MEDPROCNER, MEDDOCAN_AGE_SEX),
@@ -214,7 +216,9 @@ PRODUCTS: dict[str, Product] = {
             "clinical_es_discontinuous_ner": (CODIESP,),
             "clinical_es_context": (NUBES,),  # negation / uncertainty, trained or learned from NUBes
         },
-        path_vars=("concept_model", "nested_model", "discontinuous_model", "snomed_kb", "cie10_kb", "codiesp_kb"),
+        path_vars=(
+            "concept_model", "nested_model", "discontinuous_model", "snomed_kb", "cie10_kb", "codiesp_kb", "nubes_train",
+        ),
         usage=(
             'import spacy\nnlp = spacy.load("es_clinical_concepts")\nfor span in nlp(text).spans["concepts"]:\n'
             "    print(span.label_, span.text, span._.concept_codes)"

@@ -229,6 +229,25 @@ def _initialized(config_name: str, overrides: dict, out: Path) -> Path:
     return out
 
 
+def _nubes_part(path: Path) -> Path:
+    """A NUBes-like DocBin (cues and scopes as ``convert nubes`` writes them) with the negation cue of CONCEPT_TEXT's
+    neighbour sentences, for the concepts pipeline's clinical_context rules."""
+    from spacy.tokens import DocBin, Span
+
+    from spacy_clinical_es.context.schema import CUES_KEY, SCOPES_KEY
+    from spacy_clinical_es.tokenizer import make_clinical_nlp
+
+    nlp = make_clinical_nlp()
+    docs = []
+    for text in ("No se observan adenopatías .", "no presenta apendicitis aguda ."):
+        doc = nlp.make_doc(text)
+        doc.spans[CUES_KEY] = [Span(doc, 0, 1, label="NegSyn", span_id="T1")]
+        doc.spans[SCOPES_KEY] = [Span(doc, 1, len(doc) - 1, label="DISO", span_id="T1")]
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(path)
+    return path
+
+
 def _concepts_overrides(tmp_path: Path) -> dict[str, str]:
     """Initialized (untrained) components of the product's configs and tiny knowledge bases, as path overrides."""
     from spacy_clinical_es.linking import Concept, TerminologyKB
@@ -253,6 +272,7 @@ def _concepts_overrides(tmp_path: Path) -> dict[str, str]:
     cie10.to_disk(tmp_path / "cie10.jsonl")
     codiesp.to_disk(tmp_path / "codiesp.jsonl")
     return {
+        "paths.nubes_train": str(_nubes_part(tmp_path / "nubes_train.spacy")),
         "paths.concept_model": str(concept),
         "paths.nested_model": str(nested),
         "paths.discontinuous_model": str(discontinuous),
@@ -282,7 +302,7 @@ def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
     assert meta["performance"] == {"imaging_cnn/ents_f": 0.5}  # one prefix per sourced run, losses dropped
     assert any("WHO" in check for check in meta["redistribution_checks"])
     nlp = spacy.load(result.pipeline_dir)
-    assert nlp.pipe_names[-1] == "codiesp_codes"
+    assert nlp.pipe_names[-2:] == ["codiesp_codes", "clinical_context"]
     assert nlp.get_pipe("snomed_linker").kb is not None  # the knowledge bases are inside the pipeline
     # the untrained detectors find what they find; whatever is in "concepts" carries both code systems
     doc = nlp(CONCEPT_TEXT)
@@ -292,6 +312,13 @@ def test_concepts_config_assembles_and_loads(tmp_path: Path) -> None:
     codes = doc.spans["concepts"][0]._.concept_codes
     assert codes["SNOMED CT"]["code"] == "74400008" and codes["CIE-10"]["code"] == "K35.8"
     assert codes["CIE-10-ES"]["code"] == "k35.80"
+    # negation: the rules learned from the NUBes part when the pipeline was assembled, saved inside it
+    doc = nlp.make_doc("No se observan signos de apendicitis aguda.")
+    doc.spans["concepts"] = [doc.char_span(25, 42, "ENFERMEDAD", span_id="C1")]
+    doc = nlp.get_pipe("clinical_context")(doc)
+    concept = doc.spans["concepts"][0]
+    assert (concept._.negated, concept._.uncertain, concept._.context_cue) == (True, False, "No")
+    assert meta["license"].startswith("CC BY-SA 3.0 ES")  # the cue lexicon is derived from NUBes (ShareAlike)
 
 
 def test_package_command_names_what_is_missing(tmp_path: Path) -> None:
@@ -342,11 +369,16 @@ def test_concepts_wheel_installs_and_loads_in_a_new_venv(tmp_path: Path) -> None
         "nlp = spacy.load('es_clinical_concepts')\n"
         f"doc = nlp({CONCEPT_TEXT!r})\n"
         "linker = nlp.get_pipe('snomed_linker')\n"
+        "neg = nlp.make_doc('No se observan signos de apendicitis aguda.')\n"
+        "neg.spans['concepts'] = [neg.char_span(25, 42, 'ENFERMEDAD', span_id='C1')]\n"
+        "neg = nlp.get_pipe('clinical_context')(neg)\n"
         "print(json.dumps({'pipes': nlp.pipe_names, 'module': es_clinical_concepts.__file__,\n"
-        "                  'kb': len(linker.kb), 'concepts': len(doc.spans['concepts'])}))\n"
+        "                  'kb': len(linker.kb), 'concepts': len(doc.spans['concepts']),\n"
+        "                  'negated': neg.spans['concepts'][0]._.negated}))\n"
     )
     loaded = _run_json(python, script, tmp_path)
-    assert loaded["pipes"][-1] == "codiesp_codes" and str(venv) in loaded["module"]
+    assert loaded["pipes"][-1] == "clinical_context" and str(venv) in loaded["module"]
+    assert loaded["negated"] is True  # the cue lexicon learned at assembly travels inside the wheel
     assert loaded["kb"] == 2  # the two SNOMED CT concepts of the tiny knowledge base travel inside the wheel
     here = spacy.load(result.pipeline_dir)
     assert len(here(CONCEPT_TEXT).spans["concepts"]) == loaded["concepts"]

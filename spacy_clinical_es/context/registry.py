@@ -33,12 +33,14 @@ from spacy.util import (
     to_disk,
 )
 from thinc.api import (
+    LSTM,
     Model,
     Softmax_v2,
     chain,
     concatenate,
     set_dropout_rate,
     with_array,
+    with_padded,
 )
 from thinc.types import Floats2d
 
@@ -394,6 +396,28 @@ def build_context_tagger_model(tok2vec: Model[list[Doc], list[Floats2d]]) -> Mod
     """``tok2vec`` then three softmax heads side by side (cues BIO, negation scope, uncertainty scope)."""
     heads = concatenate(*(Softmax_v2(nO=len(tags), normalize_outputs=True) for _, tags in HEADS))
     model = chain(tok2vec, with_array(heads))
+    model.set_ref("tok2vec", tok2vec)
+    return model
+
+
+@registry.architectures("spacy_clinical_es.ContextTaggerModel.v2")
+def build_context_tagger_model_v2(
+    tok2vec: Model[list[Doc], list[Floats2d]], lstm_width: int, lstm_depth: int, dropout: float
+) -> Model[list[Doc], list[Floats2d]]:
+    """``tok2vec`` → bidirectional LSTM (``lstm_depth`` layers, ``lstm_width`` outputs, both directions
+    together) → the three heads of v1.
+
+    Why: a CNN tok2vec sees a few tokens either side, while a negation or uncertainty scope runs to the end
+    of its clause ("no se observan adenopatías axilares ni supraclaviculares"); the recurrent layer carries
+    the cue to every token of the sentence. thinc's own LSTM, so no torch. ``lstm_depth = 0`` is v1.
+    """
+    if lstm_depth < 0 or lstm_width < 2 or lstm_width % 2:
+        raise ConfigError("ContextTaggerModel.v2: lstm_depth must be >= 0 and lstm_width an even number >= 2")
+    if lstm_depth == 0:
+        return build_context_tagger_model(tok2vec)
+    heads = concatenate(*(Softmax_v2(nO=len(tags), normalize_outputs=True) for _, tags in HEADS))
+    lstm = with_padded(LSTM(nO=lstm_width, bi=True, depth=lstm_depth, dropout=dropout))
+    model = chain(tok2vec, lstm, with_array(heads))
     model.set_ref("tok2vec", tok2vec)
     return model
 

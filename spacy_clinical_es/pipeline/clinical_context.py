@@ -198,8 +198,39 @@ class ClinicalContext(TrainablePipe):
         sentences = [example_sentence(eg, self.cfg["cues_key"], self.cfg["scopes_key"], words=False) for eg in examples]
         return get_loss(sentences, scores)
 
-    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Language | None = None) -> None:
-        """Learn the rules' lexicon or initialize the tagger from the training examples."""
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Language | None = None,
+        examples: Any = None,
+    ) -> None:
+        """Learn the rules' lexicon or initialize the tagger from the training examples.
+
+        ``examples``: a corpus reader, ``Callable[[Language], Iterable[Example]]`` (annotated ``Any``: spaCy
+        validates initialize settings with pydantic, which cannot resolve this module's names), from
+        ``[initialize.components.<name>.examples]``, e.g. ``spacy.Corpus.v1`` on
+        ``corpus/nubes/train.spacy``) used instead of the pipeline's own training data, so that the rules can be
+        learned where the pipeline is assembled rather than trained (``spacy assemble``, the concepts product).
+        """
+        if examples is not None:
+            if nlp is None:
+                raise ConfigError("clinical_context: initialize(examples=...) needs the pipeline (nlp) to read them")
+            corpus = examples
+            get_examples = lambda: corpus(nlp)  # noqa: E731
+            try:
+                has_cues = any(eg.reference.spans.get(self.cfg["cues_key"]) for eg in get_examples())
+            except FileNotFoundError as err:
+                raise ConfigError(
+                    f"clinical_context: the initialize examples {err.filename} do not exist; convert NUBes first "
+                    "(`python -m spacy_clinical_es convert nubes`) or point the reader's path at a converted part"
+                ) from None
+            if not has_cues:
+                raise ConfigError(
+                    f"clinical_context: the initialize examples have no cues in doc.spans[{self.cfg['cues_key']!r}]; "
+                    "point [initialize.components.<name>.examples] at a converted NUBes part "
+                    "(`python -m spacy_clinical_es convert nubes`)"
+                )
         validate_get_examples(get_examples, "ClinicalContext.initialize")
         self.implementation.initialize(get_examples, cues_key=self.cfg["cues_key"], scopes_key=self.cfg["scopes_key"])
 

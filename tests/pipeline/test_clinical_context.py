@@ -139,10 +139,19 @@ TAGGER = {
 }
 
 
-def test_trained_overfits_two_examples_and_round_trips(tmp_path: Path) -> None:
+#: v2: the same heads after a bidirectional LSTM (what configs/nubes_context.cfg trains)
+TAGGER_V2 = {
+    **TAGGER,
+    "model": {**TAGGER["model"], "@architectures": "spacy_clinical_es.ContextTaggerModel.v2", "lstm_width": 16,
+              "lstm_depth": 1, "dropout": 0.0},
+}
+
+
+@pytest.mark.parametrize("tagger", [TAGGER, TAGGER_V2], ids=["v1", "v2-lstm"])
+def test_trained_overfits_two_examples_and_round_trips(tmp_path: Path, tagger: dict) -> None:
     fix_random_seed(0)
     nlp = make_clinical_nlp()
-    pipe = nlp.add_pipe("clinical_es_context", name="clinical_context", config={"implementation": TAGGER})
+    pipe = nlp.add_pipe("clinical_es_context", name="clinical_context", config={"implementation": tagger})
     assert pipe.is_trainable
     examples = _examples(nlp, TRAIN[:2])
     optimizer = Adam(0.01)
@@ -177,3 +186,25 @@ def test_tagger_thresholds_are_checked() -> None:
     nlp = make_clinical_nlp()
     with pytest.raises(ConfigError, match="threshold"):
         nlp.add_pipe("clinical_es_context", config={"implementation": {**TAGGER, "scope_threshold": 1.5}})
+    bad_lstm = {**TAGGER_V2, "model": {**TAGGER_V2["model"], "lstm_width": 15}}
+    with pytest.raises(ConfigError, match="lstm_width"):
+        nlp.add_pipe("clinical_es_context", name="odd_lstm", config={"implementation": bad_lstm})
+
+
+def test_rules_learn_from_an_initialize_corpus(tmp_path: Path) -> None:
+    """``[initialize.components.clinical_context.examples]``: the rules are learned from a corpus reader, as where
+    the concepts product is assembled (no training data of its own); a missing or cue-less corpus is a clear error."""
+    from spacy.tokens import DocBin
+    from spacy.training import Corpus
+
+    nlp = make_clinical_nlp()
+    DocBin(docs=[eg.reference for eg in _examples(nlp)]).to_disk(tmp_path / "train.spacy")
+    DocBin(docs=[nlp.make_doc("Sin cues aquí .")]).to_disk(tmp_path / "empty.spacy")
+    nlp.add_pipe("clinical_es_context", name="clinical_context", config={"implementation": {"min_count": 1}})
+    dummy = [Example(nlp.make_doc("x"), nlp.make_doc("x"))]  # what `spacy assemble` passes: no cues at all
+    nlp.get_pipe("clinical_context").initialize(lambda: dummy, nlp=nlp, examples=Corpus(tmp_path / "train.spacy"))
+    doc = _with_ents(nlp, "se descarta neumonía", [(2, 3, "ENFERMEDAD")])
+    assert (doc.ents[0]._.negated, doc.ents[0]._.context_cue) == (True, "se descarta")
+    for path, message in ((tmp_path / "missing.spacy", "do not exist"), (tmp_path / "empty.spacy", "have no cues")):
+        with pytest.raises(ConfigError, match=message):
+            nlp.get_pipe("clinical_context").initialize(lambda: dummy, nlp=nlp, examples=Corpus(path))

@@ -263,7 +263,7 @@ def markdown(result: dict[str, Any]) -> str:
     systems = result["systems"]
     context = [n for n, s in systems.items() if "cues" in s]
     lines = [
-        "# Negation and uncertainty (NUBes test part)",
+        f"# Negation and uncertainty (NUBes, `{result['test']}`)",
         "",
         (
             f"{result['sentences']} sentences, {result['words']} words, {result['concepts']} gold DISO/PROC "
