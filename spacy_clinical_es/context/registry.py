@@ -420,4 +420,3 @@ def build_context_tagger_model_v2(
     model = chain(tok2vec, lstm, with_array(heads))
     model.set_ref("tok2vec", tok2vec)
     return model
-

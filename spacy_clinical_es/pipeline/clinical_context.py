@@ -207,17 +207,17 @@ class ClinicalContext(TrainablePipe):
     ) -> None:
         """Learn the rules' lexicon or initialize the tagger from the training examples.
 
-        ``examples``: a corpus reader, ``Callable[[Language], Iterable[Example]]`` (annotated ``Any``: spaCy
-        validates initialize settings with pydantic, which cannot resolve this module's names), from
-        ``[initialize.components.<name>.examples]``, e.g. ``spacy.Corpus.v1`` on
-        ``corpus/nubes/train.spacy``) used instead of the pipeline's own training data, so that the rules can be
-        learned where the pipeline is assembled rather than trained (``spacy assemble``, the concepts product).
+        ``examples``: a corpus reader from ``[initialize.components.<name>.examples]``, e.g. ``spacy.Corpus.v1``
+        on ``corpus/nubes/train.spacy``, used instead of the pipeline's own training data, so that the rules can
+        be learned where the pipeline is assembled rather than trained (``spacy assemble``, the concepts
+        product). It is a ``Callable[[Language], Iterable[Example]]``, annotated ``Any`` because spaCy validates
+        initialize settings with pydantic, which cannot resolve this module's names.
         """
         if examples is not None:
             if nlp is None:
                 raise ConfigError("clinical_context: initialize(examples=...) needs the pipeline (nlp) to read them")
             corpus = examples
-            get_examples = lambda: corpus(nlp)  # noqa: E731
+            get_examples = lambda: corpus(nlp)
             try:
                 has_cues = any(eg.reference.spans.get(self.cfg["cues_key"]) for eg in get_examples())
             except FileNotFoundError as err:
