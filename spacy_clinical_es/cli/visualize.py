@@ -25,7 +25,7 @@ from spacy.language import Language
 
 from ..errors import ClinicalEsError
 from ..evaluation.visualize import Replacement, concepts_page, review_page
-from ..runtime.annotate import AnnotateOptions, concept_records, read_items
+from ..runtime.annotate import AnnotateOptions, concept_records, read_items, sets_context_flags
 from ..runtime.batch import collect_inputs, find_randomizer, piece_audit
 from ..runtime.io import atomic_write
 from . import app
@@ -75,8 +75,9 @@ def build_pages(
     records: list[tuple[str, str, list[dict[str, Any]]]] = []
     reviews: list[tuple[str, str, str, list[Replacement], Any]] = []
     deid = deid_model if deid_model is not None else (model if _has_randomizer(model) else None)
+    context = sets_context_flags(model)  # negated / uncertain concepts are drawn as such
     for (doc_id, text), doc in zip(documents, model.pipe(text for _, text in documents)):
-        records.append((doc_id, text, concept_records(doc, doc_id)))
+        records.append((doc_id, text, concept_records(doc, doc_id, context=context)))
     title = "Entidades PHI" if deid is model else "Conceptos"
     atomic_write(out / CONCEPTS_PAGE, concepts_page(records, title=title).encode("utf-8"), mode=0o600)
     written.append(out / CONCEPTS_PAGE)

@@ -116,7 +116,7 @@ def _codes_of(span: Span) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def _context_fields(nlp: Language | None) -> bool:
+def sets_context_flags(nlp: Language | None) -> bool:
     """Whether a component of ``nlp`` sets ``span._.negated`` / ``span._.uncertain``."""
     if nlp is None or not Span.has_extension("negated"):
         return False
@@ -221,7 +221,7 @@ def annotate_batch(
     keep_text: bool = False,
 ) -> list[AnnotateResult]:
     """Annotate ``(doc_id, text)`` pairs; one result per pair, in order. One failing text fails alone."""
-    context = _context_fields(nlp)
+    context = sets_context_flags(nlp)
     results: list[AnnotateResult] = []
     good: list[tuple[int, str, str]] = []
     for i, (doc_id, text) in enumerate(texts):

@@ -85,6 +85,21 @@ def test_concepts_page_marks_negation_codes_and_fragments() -> None:
     assert "d&lt;1&gt;" in page and "d<1>" not in page  # ids and text are escaped
 
 
+def test_pages_draw_negation_set_by_the_pipeline(tmp_path: Path) -> None:
+    """A pipeline ending in clinical_context (as es_clinical_concepts does): its negated concepts are struck through."""
+    from spacy_clinical_es.cli.visualize import build_pages
+
+    nlp = spacy.load(build_concepts_model(tmp_path / "concepts"))
+    context = nlp.add_pipe("clinical_es_context", config={"targets": ["concepts"]})
+    context.implementation.add_cues([{"words": ["sin"], "label": "NegSyn", "direction": "forward"}])
+    text = "Apendicitis aguda. Sin fiebre."
+    build_pages([("a.txt", text)], nlp, tmp_path / "html")
+    page = (tmp_path / "html" / "concepts.html").read_text(encoding="utf-8")
+    marks = {span: css for css, span in re.findall(r'<mark class="entity ([^"]*)" data-span="(\d+-\d+)"', page)}
+    fiebre = f"{text.index('fiebre')}-{len(text) - 1}"
+    assert "negated" in marks[fiebre] and "negated" not in marks["0-17"]
+
+
 def test_review_page_pairs_every_replacement() -> None:
     from spacy_clinical_es.deid import OffsetMap
     from spacy_clinical_es.deid.offsets import Segment
