@@ -230,8 +230,8 @@ def _initialized(config_name: str, overrides: dict, out: Path) -> Path:
 
 
 def _nubes_part(path: Path) -> Path:
-    """A NUBes-like DocBin (cues and scopes as ``convert nubes`` writes them) with the negation cue of CONCEPT_TEXT's
-    neighbour sentences, for the concepts pipeline's clinical_context rules."""
+    """A NUBes-like DocBin (cues and scopes as ``convert nubes`` writes them): two sentences negated by "no", from
+    which the concepts pipeline's clinical_context rules learn their lexicon."""
     from spacy.tokens import DocBin, Span
 
     from spacy_clinical_es.context.schema import CUES_KEY, SCOPES_KEY
