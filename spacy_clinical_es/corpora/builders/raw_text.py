@@ -28,7 +28,7 @@ from typing import Any
 from ...util import PathLike
 from ..paths import corpus_dir
 from ..report import ConversionReport
-from .common import ensure_dir
+from .common import ensure_dir, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -106,5 +106,5 @@ def build_raw_text(
 
         write_licence_files(out, data_dir)
         stats["notice"] = "includes NUBes sentences: what is trained on these files is derived from CC BY-SA 3.0 ES text"
-    (out / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(out / "stats.json", stats)
     return stats
