@@ -216,8 +216,7 @@ class ClinicalContext(TrainablePipe):
         if examples is not None:
             if nlp is None:
                 raise ConfigError("clinical_context: initialize(examples=...) needs the pipeline (nlp) to read them")
-            corpus = examples
-            get_examples = lambda: corpus(nlp)
+            get_examples = lambda: examples(nlp)
             try:
                 has_cues = any(eg.reference.spans.get(self.cfg["cues_key"]) for eg in get_examples())
             except FileNotFoundError as err:
