@@ -25,7 +25,12 @@ from spacy.language import Language
 
 from ..errors import ClinicalEsError
 from ..evaluation.visualize import Replacement, concepts_page, review_page
-from ..runtime.annotate import AnnotateOptions, concept_records, read_items, sets_context_flags
+from ..runtime.annotate import (
+    AnnotateOptions,
+    concept_records,
+    read_items,
+    sets_context_flags,
+)
 from ..runtime.batch import collect_inputs, find_randomizer, piece_audit
 from ..runtime.io import atomic_write
 from . import app
