@@ -36,6 +36,7 @@ import srsly
 
 from . import __version__
 from .errors import ConfigError
+from .pretraining.vectors import VECTORS_NAME
 from .util import PathLike
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,17 @@ NUBES = DataSource(
     "CC BY-SA 3.0 ES",
     "Vicomtech; Lima López et al., LREC 2020",
     "ShareAlike: a pipeline that contains NUBes-derived parts must be redistributed under CC BY-SA 3.0 ES.",
+)
+
+CLINICAL_VECTORS = DataSource(
+    "floret vectors of spacy-clinical-es (assets/pretrained/vectors)",
+    "static word vectors of the CNN tok2vec, trained on the raw text of every corpus of the data directory "
+    "(MEDDOCAN, DisTEMIST, MedProcNER, SympTEMIST, CodiEsp, CANTEMIST: CC BY 4.0; NUBes: CC BY-SA 3.0 ES)",
+    PROJECT_URL,
+    "CC BY-SA 3.0 ES",
+    AUTHOR,
+    "ShareAlike: the vectors are derived in part from NUBes, so a pipeline that contains them must be "
+    "redistributed under CC BY-SA 3.0 ES.",
 )
 
 
@@ -405,6 +417,8 @@ def product_meta(
         if name in nlp_config["nlp"]["pipeline"]
     ]
     sources = product_sources(product, factories)
+    if (meta.get("vectors") or {}).get("name") == VECTORS_NAME:  # the vocab carries our floret table
+        sources.append(CLINICAL_VECTORS)
     licence = product.license
     if any(source.license.startswith("CC BY-SA") for source in sources):
         licence = "CC BY-SA 3.0 ES"

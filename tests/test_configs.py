@@ -81,3 +81,27 @@ def test_config_overfits_two_examples_and_round_trips(name: str, tmp_path: Path)
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert [tuple(x) for x in json.loads(result.stdout)] == predicted[0]
+
+
+#: the CNN configs that train with the committed floret vectors (issue 17; deid_cnn.cfg measured no gain from them)
+VECTOR_CONFIGS = ["imaging_cnn.cfg", "imaging_nested.cfg", "codiesp_discontinuous.cfg", "nubes_context.cfg"]
+
+
+@pytest.mark.parametrize("name", VECTOR_CONFIGS)
+def test_cnn_configs_load_the_committed_vectors_and_check_them_first(name: str) -> None:
+    config = spacy.util.load_config(CONFIGS / name, interpolate=True)
+    assert config["paths"]["vectors"] == "assets/pretrained/vectors"
+    assert config["initialize"]["vectors"] == config["paths"]["vectors"]
+    assert config["initialize"]["before_init"] == {"@callbacks": "spacy_clinical_es.verify_assets.v1",
+                                                   "path": "assets/pretrained/vectors"}
+    flags = []
+
+    def walk(block: dict) -> None:
+        for key, value in block.items():
+            if key == "include_static_vectors":
+                flags.append(value)
+            elif isinstance(value, dict):
+                walk(value)
+
+    walk(config["components"])
+    assert flags and all(flags)

@@ -26,14 +26,17 @@ from spacy.tokens import DocBin
 
 from spacy_clinical_es.errors import ConfigError
 from spacy_clinical_es.packaging import (
+    CLINICAL_VECTORS,
     PRODUCTS,
     ROOT,
     build_product,
     config_sources,
     evaluation_summary,
     get_product,
+    product_meta,
     product_sources,
 )
+from spacy_clinical_es.pretraining.vectors import VECTORS_NAME
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 
 TRAIN = [
@@ -102,6 +105,18 @@ def test_concepts_sources_carry_the_licences_to_check() -> None:
     assert "WHO" in checks and "SNOMED" in checks
     nubes = product_sources(product, ["clinical_es_context"])
     assert [source.license for source in nubes] == ["CC BY-SA 3.0 ES"]
+
+
+def test_a_pipeline_with_our_vectors_declares_their_sources_and_licence(tmp_path: Path) -> None:
+    nlp = spacy.blank("es")
+    nlp.to_disk(tmp_path / "plain")
+    plain = product_meta(PRODUCTS["es_clinical_deid"], tmp_path / "plain")
+    assert plain["license"].startswith("CC BY 4.0") and CLINICAL_VECTORS.name not in str(plain["sources"])
+    nlp.vocab.vectors.name = VECTORS_NAME  # what `spacy init vectors --name` sets (project.yml train-vectors)
+    nlp.to_disk(tmp_path / "vectors")
+    meta = product_meta(PRODUCTS["es_clinical_deid"], tmp_path / "vectors")
+    assert meta["sources"][-1] == CLINICAL_VECTORS.as_meta()
+    assert meta["license"].startswith("CC BY-SA 3.0 ES")  # the vectors are derived in part from NUBes
 
 
 def test_stale_evaluation_is_left_out(tmp_path: Path) -> None:

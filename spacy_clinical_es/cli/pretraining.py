@@ -1,4 +1,4 @@
-"""``spacy-clinical-es train-vectors``: floret vectors from the raw clinical text (issue 17)."""
+"""``train-vectors`` (floret vectors from the raw clinical text) and ``pretrained-assets`` (the committed copy, issue 17)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,9 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from ..evaluation.report import write_json
+from ..pretraining.assets import ASSETS_DIR, MANIFEST, install_vectors, verify_path
 from ..pretraining.vectors import FloretSettings, train_floret
 from . import app
-from .benchmark._common import invoked_command, user_errors
+from ._runner import user_errors
+from .benchmark._common import invoked_command
 
 _D = FloretSettings()  # the defaults, written once in FloretSettings
 
@@ -33,3 +35,20 @@ def train_vectors_command(
         for path in (output / "vectors.json", metrics):
             if path is not None:
                 write_json(report, path)
+
+
+@app.command("pretrained-assets")
+def pretrained_assets_command(
+    vectors: Annotated[Path, typer.Option("--vectors", help="spaCy vectors folder (spacy init vectors output).")] = Path("training/vectors/model"),
+    output: Annotated[Path, typer.Option("--output", help="The committed asset folder.")] = ASSETS_DIR,
+    verify: Annotated[bool, typer.Option("--verify", help="Only check OUTPUT against its SHA256SUMS.")] = False,
+) -> None:
+    """Copy the vectors into the committed asset folder (OUTPUT/vectors) and rewrite OUTPUT/SHA256SUMS; with
+    ``--verify``, check every file of OUTPUT against it instead (what training does before it loads them)."""
+    with user_errors():
+        if verify:
+            count = verify_path(output)
+            typer.echo(f"{output}: {count} files match {MANIFEST}")
+            return
+        entries = install_vectors(vectors, output)
+        typer.echo(f"{output}: {len(entries)} files, {MANIFEST} written")

@@ -20,6 +20,11 @@ from ..errors import ClinicalEsError
 logger = logging.getLogger(__name__)
 
 
+#: The name ``spacy init vectors --name`` gives our floret table (project.yml ``train-vectors``): packaging
+#: recognises a pipeline that carries it and adds the vectors' sources (and their licence) to its meta.
+VECTORS_NAME = "es_clinical_floret"
+
+
 class PretrainingError(ClinicalEsError, ValueError):
     """Bad input for pretraining (missing text, missing package)."""
 

@@ -26,6 +26,7 @@ from . import (  # noqa: F401
     linking_scale,
     negation,
     nested,
+    pretraining,
     scale,
     service,
     windows,
