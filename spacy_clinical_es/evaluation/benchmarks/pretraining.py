@@ -1,7 +1,7 @@
 """Side by side of issue 17: each pipeline trained without and with the floret vectors (or the pretrained tok2vec).
 
 Every number comes from a metrics file a real run wrote (``evaluate`` for the NER pipelines, ``benchmark
-discontinuous``, ``benchmark negation``), one file per pipeline and setting; this module only reads them, puts
+nested``, ``benchmark discontinuous``, ``benchmark negation``), one file per pipeline and setting; this module only reads them, puts
 their dev scores and words/s in one table and checks the issue's goals for each setting against the pipeline's
 ``none`` run (same steps and seed; words/s of separate runs, so expect a few percent of machine noise).
 """
@@ -40,6 +40,15 @@ def _deid(scores: Mapping[str, Any]) -> dict[str, float]:
             "words_per_second": scores["speed"]["words_per_second"]}
 
 
+def _nested(scores: Mapping[str, Any]) -> dict[str, float]:
+    nested = scores["nested"]
+    return {
+        "nested_exact_f": nested["nested_exact"]["f"],
+        "hidden_from_flat_r": nested["hidden_from_flat"]["r"],
+        "words_per_second": nested["words_per_second"],
+    }
+
+
 def _discontinuous(scores: Mapping[str, Any]) -> dict[str, float]:
     dev = scores["splits"]["dev"]["config"]
     return {
@@ -63,6 +72,7 @@ PIPELINES: dict[str, tuple[str, Callable[[Mapping[str, Any]], dict[str, float]],
                 {"strict_f": 0.72, "ENFERMEDAD_f": 0.66, "PROCEDIMIENTO_f": 0.71}),
     "concepts": ("evaluate on corpus/concepts/dev.spacy", _ner, {}),
     "deid": ("evaluate on corpus/deid/dev.spacy --gold-span-key meddocan", _deid, {"strict_f": 0.970}),
+    "nested": ("benchmark nested (span group imaging, dev)", _nested, {}),
     "discontinuous": ("benchmark discontinuous (dev, config thresholds)", _discontinuous, {}),
     "negation": ("benchmark negation on corpus/nubes/dev.spacy (trained implementation)", _negation, {}),
 }
