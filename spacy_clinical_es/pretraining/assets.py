@@ -26,7 +26,7 @@ ASSETS_DIR = Path("assets/pretrained")
 #: How a user gets a consistent folder back (named in every error).
 REBUILD_HINT = (
     "restore the committed files with 'git checkout -- assets/pretrained' or rebuild them with "
-    "'python -m spacy project run pretrain' (README: Pretrained assets)"
+    "'python -m spacy project run pretrain' (README: Vectors and pretraining)"
 )
 
 
