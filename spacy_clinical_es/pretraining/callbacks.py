@@ -1,16 +1,13 @@
 """``spacy_clinical_es.verify_assets.v1``: check committed pretrained assets before ``nlp.initialize`` reads them."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Optional
 
 from spacy.language import Language
-from spacy.util import registry
+from spacy.util import logger, registry
 
-from .assets import verify_path
-
-logger = logging.getLogger(__name__)
+from .assets import MANIFEST, verify_path
 
 
 @registry.callbacks("spacy_clinical_es.verify_assets.v1")
@@ -25,7 +22,9 @@ def create_verify_assets(path: Optional[str] = None) -> Callable[[Language], Lan
 
     def before_init(nlp: Language) -> Language:
         if path:
-            verify_path(path)
+            count = verify_path(path)
+            # spaCy's logger: `spacy train` shows it next to its own "Added vectors" line
+            logger.info("%s: %s", path, f"{count} files match {MANIFEST}" if count else f"no {MANIFEST}, not checked")
         return nlp
 
     return before_init

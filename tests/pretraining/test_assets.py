@@ -89,15 +89,19 @@ def test_committed_vectors_match_their_manifest() -> None:
     assert nlp.vocab["neumotórax"].has_vector  # floret: every form, seen or not, has a vector
 
 
-def test_before_init_callback_stops_initialization_on_an_altered_copy(tmp_path: Path) -> None:
+def test_before_init_callback_stops_initialization_on_an_altered_copy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     copy = tmp_path / "pretrained"
     shutil.copytree(COMMITTED, copy)
     nlp = spacy.blank("es")
     nlp.config["initialize"]["vectors"] = str(copy / "vectors")
     nlp.config["initialize"]["before_init"] = {"@callbacks": "spacy_clinical_es.verify_assets.v1",
                                                "path": str(copy / "vectors")}
-    nlp.initialize()
+    with caplog.at_level("INFO", logger="spacy"):
+        nlp.initialize()
     assert nlp.vocab.vectors.shape == (50_000, 100)
+    assert f"{len(read_manifest(copy / MANIFEST))} files match SHA256SUMS" in caplog.text  # shown by spacy train
     (copy / "vectors" / "meta.json").write_text("{}", encoding="utf-8")
     nlp = spacy.blank("es")
     nlp.config["initialize"]["before_init"] = {"@callbacks": "spacy_clinical_es.verify_assets.v1",

@@ -46,6 +46,21 @@ def test_goals_are_absolute_relative_and_speed(tmp_path: Path) -> None:
     assert disc["speed_ratio"]["met"]
 
 
+def test_nested_and_negation_files_are_read(tmp_path: Path) -> None:
+    nested = tmp_path / "nested.json"
+    srsly.write_json(nested, {"nested": {"nested_exact": {"f": 0.69}, "hidden_from_flat": {"r": 0.52},
+                                         "words_per_second": 10_000}, "flat": {}})
+    negation = tmp_path / "negation.json"
+    srsly.write_json(negation, {"goals": {"trained": {"negation_cue_f": {"value": 0.94}}},
+                                "systems": {"trained": {"speed": {"words_per_second": 25_000}}}})
+    summary = summarize([parse_run(f"nested:none:{nested}"), parse_run(f"negation:vectors:{negation}")])
+    assert summary["pipelines"]["nested"]["settings"]["none"]["scores"] == pytest.approx(
+        {"nested_exact_f": 0.69, "hidden_from_flat_r": 0.52, "words_per_second": 10_000})
+    negation_row = summary["pipelines"]["negation"]["settings"]["vectors"]
+    assert negation_row["scores"] == pytest.approx({"negation_cue_f": 0.94, "words_per_second": 25_000})
+    assert negation_row["goals"] == {}  # no 'none' run of this pipeline: nothing to compare with
+
+
 def test_bad_runs_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PIPELINE:SETTING:METRICS_FILE"):
         parse_run("imaging:none")
