@@ -170,6 +170,7 @@ def fragment_score(examples: Iterable[Example], *, spans_key: str = "sc", **_: A
         "link_threshold": 0.5,
         "max_fragments": 4,
         "negative_rate": 1.0,
+        "part_weight": 1.0,
         "scorer": {"@scorers": "spacy_clinical_es.fragment_scorer.v1"},
     },
     default_score_weights={
@@ -195,6 +196,7 @@ def make_discontinuous_ner(
     link_threshold: float,
     max_fragments: int,
     negative_rate: float,
+    part_weight: float,
     scorer: Optional[Callable[..., dict[str, Any]]],
 ) -> DiscontinuousNER:
     """Create a ``discontinuous_ner`` component (options: see :class:`DiscontinuousNER`)."""
@@ -210,6 +212,7 @@ def make_discontinuous_ner(
         link_threshold=link_threshold,
         max_fragments=max_fragments,
         negative_rate=negative_rate,
+        part_weight=part_weight,
         scorer=scorer,
     )
 
@@ -232,6 +235,7 @@ class DiscontinuousNER(TrainablePipe):
         max_fragments: int,
         negative_rate: float,
         scorer: Callable[..., dict[str, Any]] | None,
+        part_weight: float = 1.0,
     ) -> None:
         """
         spans_key: span group read as gold and written with predictions.
@@ -243,12 +247,17 @@ class DiscontinuousNER(TrainablePipe):
         negative_rate: share of the candidate spans without any role that
             ``update`` scores (a seeded random sample, re-weighted by
             ``1 / negative_rate`` so the loss stays unbiased); 1.0 scores all.
+        part_weight: weight of the positive *part* targets in the span loss
+            (> 1 trades precision for recall of discontinuous fragments, the
+            rarest role); 1.0 is plain binary cross-entropy.
         """
         if max_length < 1 or max_distance < 0 or max_fragments < 2 or not 0.0 < negative_rate <= 1.0:
             raise ConfigError(
                 "discontinuous_ner needs max_length >= 1, max_distance >= 0, max_fragments >= 2 "
                 "and 0 < negative_rate <= 1."
             )
+        if part_weight <= 0.0:
+            raise ConfigError("discontinuous_ner: part_weight must be > 0 (1.0 weighs part fragments like the rest).")
         for option, value in (
             ("threshold", threshold),
             ("part_threshold", part_threshold),
@@ -271,6 +280,7 @@ class DiscontinuousNER(TrainablePipe):
             "link_threshold": link_threshold,
             "max_fragments": max_fragments,
             "negative_rate": negative_rate,
+            "part_weight": part_weight,
         }
         #: Gold entities or fragments the candidate space could not hold, by reason (since initialize).
         self.unlearnable: Counter = Counter()
@@ -399,15 +409,25 @@ class DiscontinuousNER(TrainablePipe):
         link_y: Floats2d,
         n_docs: int,
     ) -> tuple[float, tuple[Floats2d, Floats2d]]:
-        """Weighted binary cross-entropy summed per document, and its gradient wrt. the logits."""
+        """Weighted binary cross-entropy summed per document, and its gradient wrt. the logits.
+
+        Positive targets of the part columns (odd columns of the span scores) weigh ``part_weight``:
+        loss ``-(c·y·log p + (1 − y)·log(1 − p))·w``, gradient ``(p·(c·y + 1 − y) − c·y)·w``.
+        """
         xp = self.model.ops.xp
         grads = []
         loss = 0.0
         eps = 1e-7
-        for logits, y, w in zip(scores, (span_y, link_y), (span_w, xp.ones_like(link_y))):
+        part_cols = xp.zeros((1, span_y.shape[1]), dtype="float32")
+        part_cols[:, 1::2] = 1.0
+        positive = (
+            1.0 + (float(self.cfg.get("part_weight", 1.0)) - 1.0) * part_cols,  # c per span column
+            xp.ones((1, 1), dtype="float32"),
+        )
+        for logits, y, w, c in zip(scores, (span_y, link_y), (span_w, xp.ones_like(link_y)), positive):
             probs = 1.0 / (1.0 + xp.exp(-logits))
-            loss += float((-(y * xp.log(probs + eps) + (1 - y) * xp.log(1 - probs + eps)) * w).sum())
-            grads.append(((probs - y) * w / max(n_docs, 1)).astype("float32"))
+            loss += float((-(c * y * xp.log(probs + eps) + (1 - y) * xp.log(1 - probs + eps)) * w).sum())
+            grads.append(((probs * (c * y + 1 - y) - c * y) * w / max(n_docs, 1)).astype("float32"))
         return loss / max(n_docs, 1), (grads[0], grads[1])
 
     def get_loss(self, examples: Iterable[Example], scores: tuple[Floats2d, Floats2d]) -> tuple[float, Any]:

@@ -160,7 +160,8 @@ def test_scorer_counts_discontinuous_apart() -> None:
 
 @pytest.mark.parametrize(
     "config",
-    [{"threshold": 1.5}, {"link_threshold": -0.1}, {"max_length": 0}, {"max_fragments": 1}, {"negative_rate": 0.0}],
+    [{"threshold": 1.5}, {"link_threshold": -0.1}, {"max_length": 0}, {"max_fragments": 1}, {"negative_rate": 0.0},
+     {"part_weight": 0.0}],
 )
 def test_bad_options_raise(config: dict) -> None:
     with pytest.raises(ConfigError):
@@ -192,6 +193,35 @@ def test_negative_sampling_keeps_every_positive(trained: Language) -> None:
     assert sum(s.shape[0] for s in batch.spans) == y.shape[0]
     loss, (d_spans, d_links) = pipe.get_loss(examples, pipe.model.predict(pipe._batch(examples)[0]))
     assert numpy.isfinite(loss) and d_spans.shape == full_y.shape and d_links.shape == full_links.shape
+
+
+@pytest.mark.parametrize("part_weight", [1.0, 3.0])
+def test_part_weight_loss_gradient_matches_finite_differences(trained: Language, part_weight: float) -> None:
+    pipe = trained.get_pipe("clinical_es_discontinuous_ner")
+    rng = numpy.random.default_rng(0)
+    span_logits = rng.normal(size=(5, 4)).astype("float64")
+    link_logits = rng.normal(size=(3, 1)).astype("float64")
+    span_y = (rng.random((5, 4)) < 0.4).astype("float64")
+    span_w = rng.uniform(1.0, 3.0, size=(5, 1))
+    link_y = numpy.asarray([[1.0], [0.0], [1.0]])
+    pipe.cfg["part_weight"] = part_weight
+    try:
+        def loss_of(spans: numpy.ndarray) -> float:
+            return pipe._loss((spans, link_logits), span_y, span_w, link_y, 2)[0]
+
+        _, (d_spans, d_links) = pipe._loss((span_logits, link_logits), span_y, span_w, link_y, 2)
+        numeric = numpy.zeros_like(span_logits)
+        for i, j in numpy.ndindex(*span_logits.shape):
+            step = numpy.zeros_like(span_logits)
+            step[i, j] = 1e-5
+            numeric[i, j] = (loss_of(span_logits + step) - loss_of(span_logits - step)) / 2e-5
+    finally:
+        pipe.cfg["part_weight"] = 1.0
+    numpy.testing.assert_allclose(d_spans, numeric, rtol=1e-3, atol=1e-5)
+    probs = 1 / (1 + numpy.exp(-link_logits))
+    numpy.testing.assert_allclose(d_links, (probs - link_y) / 2, rtol=1e-5)  # links are never re-weighted
+    if part_weight == 1.0:  # plain binary cross-entropy
+        numpy.testing.assert_allclose(d_spans, (1 / (1 + numpy.exp(-span_logits)) - span_y) * span_w / 2, rtol=1e-5)
 
 
 def test_codiesp_config_trains_and_loads(tmp_path: Path) -> None:
