@@ -18,8 +18,8 @@ from ._common import invoked_command, user_errors
 @benchmark_app.command("pretraining")
 def pretraining_command(
     run: Annotated[list[str], typer.Option(
-        "--run", help=f"PIPELINE:SETTING:METRICS_FILE, repeated; PIPELINE one of {', '.join(PIPELINES)}; "
-                      "the setting 'none' is each pipeline's baseline.")],
+        "--run", help=f"PIPELINE[@VARIANT]:SETTING:METRICS_FILE, repeated; PIPELINE one of {', '.join(PIPELINES)} "
+                      "(@VARIANT: a separate comparison, e.g. imaging@3000); the setting 'none' is each one's baseline.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Summary JSON.")] = Path("metrics/pretraining.json"),
     markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Markdown tables.")] = Path(
         "metrics/pretraining.md"

@@ -82,33 +82,42 @@ RELATIVE_GOALS: dict[str, dict[str, float]] = {"discontinuous": {"discontinuous_
 
 @dataclass(frozen=True)
 class Run:
-    """One training run's metrics file: which pipeline, which representation setting."""
+    """One training run's metrics file: which pipeline, which representation setting.
+
+    ``pipeline`` is a key of :data:`PIPELINES`, optionally with ``@variant`` (``imaging@3000``: another step budget),
+    so that several comparisons of one kind each get their own ``none`` baseline.
+    """
 
     pipeline: str
     setting: str
     path: Path
 
+    @property
+    def kind(self) -> str:
+        """The key of :data:`PIPELINES` (what the file is and how to read it)."""
+        return self.pipeline.split("@", 1)[0]
+
 
 def parse_run(spec: str) -> Run:
-    """``PIPELINE:SETTING:PATH`` (the CLI's ``--run``); an unknown pipeline or a missing file is a ConfigError."""
+    """``PIPELINE[@VARIANT]:SETTING:PATH`` (the CLI's ``--run``); an unknown pipeline or a missing file is a ConfigError."""
     parts = spec.split(":", 2)
     if len(parts) != 3 or not all(parts):
         raise ConfigError(f"--run {spec!r}: expected PIPELINE:SETTING:METRICS_FILE, e.g. imaging:vectors:metrics/x.json")
     pipeline, setting, path = parts
-    if pipeline not in PIPELINES:
+    if pipeline.split("@", 1)[0] not in PIPELINES:
         raise ConfigError(f"--run {spec!r}: unknown pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
     if not Path(path).is_file():
         raise ConfigError(f"--run {spec!r}: {path} not found; run the evaluation that writes it first")
     return Run(pipeline, setting, Path(path))
 
 
-def _goals(row: Mapping[str, float], baseline: Mapping[str, float] | None, pipeline: str) -> dict[str, Any]:
+def _goals(row: Mapping[str, float], baseline: Mapping[str, float] | None, kind: str) -> dict[str, Any]:
     goals: dict[str, Any] = {}
-    for name, target in PIPELINES[pipeline][2].items():
+    for name, target in PIPELINES[kind][2].items():
         if name in row:
             goals[name] = {"target": target, "value": row[name], "met": row[name] >= target}
     if baseline is not None:
-        for name, factor in RELATIVE_GOALS.get(pipeline, {}).items():
+        for name, factor in RELATIVE_GOALS.get(kind, {}).items():
             target = round(factor * baseline[name], 4)
             goals[name] = {"target": target, "value": row[name], "met": row[name] >= target}
         ratio = row["words_per_second"] / baseline["words_per_second"]
@@ -120,25 +129,27 @@ def summarize(runs: Sequence[Run]) -> dict[str, Any]:
     """Read every run's file and compare each setting of a pipeline with its ``none`` run."""
     rows: dict[str, dict[str, dict[str, float]]] = {}
     sources: dict[str, dict[str, dict[str, str]]] = {}
+    kinds: dict[str, str] = {}
     for run in runs:
         scores = srsly.read_json(run.path)
         try:
-            row = PIPELINES[run.pipeline][1](scores)
+            row = PIPELINES[run.kind][1](scores)
         except KeyError as err:
             raise ConfigError(
-                f"{run.path} is not a {PIPELINES[run.pipeline][0]} result (no {err}); check the --run pipeline name"
+                f"{run.path} is not a {PIPELINES[run.kind][0]} result (no {err}); check the --run pipeline name"
             ) from err
+        kinds[run.pipeline] = run.kind
         rows.setdefault(run.pipeline, {})[run.setting] = row
         sources.setdefault(run.pipeline, {})[run.setting] = {"file": str(run.path), "command": scores.get("command", "")}
     pipelines: dict[str, Any] = {}
     for pipeline, settings in rows.items():
         baseline = settings.get(BASELINE)
         pipelines[pipeline] = {
-            "metrics_file_kind": PIPELINES[pipeline][0],
+            "metrics_file_kind": PIPELINES[kinds[pipeline]][0],
             "settings": {
                 setting: {
                     "scores": row,
-                    "goals": _goals(row, baseline if setting != BASELINE else None, pipeline),
+                    "goals": _goals(row, baseline if setting != BASELINE else None, kinds[pipeline]),
                     **sources[pipeline][setting],
                 }
                 for setting, row in settings.items()

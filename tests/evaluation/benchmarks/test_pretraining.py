@@ -41,6 +41,10 @@ def test_goals_are_absolute_relative_and_speed(tmp_path: Path) -> None:
     }
     assert vectors["command"] == "evaluate X"
     assert "speed_ratio" not in summary["pipelines"]["imaging"]["settings"]["none"]["goals"]
+    variant = summarize(runs + [parse_run(f"imaging@3000:none:{tmp_path / 'b.json'}"),
+                                parse_run(f"imaging@3000:vectors:{tmp_path / 'a.json'}")])["pipelines"]["imaging@3000"]
+    assert variant["settings"]["vectors"]["goals"]["speed_ratio"]["value"] == round(10_000 / 6_000, 3)  # its own none
+    assert variant["metrics_file_kind"] == summary["pipelines"]["imaging"]["metrics_file_kind"]
     disc = summary["pipelines"]["discontinuous"]["settings"]["vectors"]["goals"]
     assert disc["discontinuous_f"] == {"target": 0.1, "value": 0.11, "met": True}  # at least doubled
     assert disc["speed_ratio"]["met"]
