@@ -27,6 +27,7 @@ Training: binary cross-entropy on all candidates (targets from
 cross-entropy on the pairs of *gold* fragments of a label (whole and part
 spans, so the link scorer also learns to refuse pairs that involve a
 continuous entity); both losses flow back into the shared token encoder.
+``part_weight`` (default 1.0) weighs the positive part targets, the rarest role.
 Gold entities the candidate space cannot hold (fragment too long, crossing a
 line break, fragments further apart than ``max_distance``) are counted and
 logged by ``initialize``.

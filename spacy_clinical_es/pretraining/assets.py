@@ -1,6 +1,6 @@
 """Committed pretrained assets (``assets/pretrained``) and their SHA-256 manifest.
 
-The floret vectors every CNN config loads are committed to git so that a fresh clone trains with them without
+The floret vectors that the CNN configs load (all but de-identification's) are committed to git so that a fresh clone trains with them without
 rebuilding them. A manifest (``SHA256SUMS``, the format of ``sha256sum``: ``<hex>  <relative path>`` per line)
 lists every file of the asset folder; :func:`verify_path` checks the files under a path against it before the
 training reads them, so a missing or altered file is a clear error, not a silently different model.
