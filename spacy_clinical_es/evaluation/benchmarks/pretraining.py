@@ -95,7 +95,12 @@ class Run:
     @property
     def kind(self) -> str:
         """The key of :data:`PIPELINES` (what the file is and how to read it)."""
-        return self.pipeline.split("@", 1)[0]
+        return pipeline_kind(self.pipeline)
+
+
+def pipeline_kind(pipeline: str) -> str:
+    """``imaging@3000`` -> ``imaging``: the :data:`PIPELINES` key of a (possibly variant) pipeline name."""
+    return pipeline.split("@", 1)[0]
 
 
 def parse_run(spec: str) -> Run:
@@ -104,7 +109,7 @@ def parse_run(spec: str) -> Run:
     if len(parts) != 3 or not all(parts):
         raise ConfigError(f"--run {spec!r}: expected PIPELINE:SETTING:METRICS_FILE, e.g. imaging:vectors:metrics/x.json")
     pipeline, setting, path = parts
-    if pipeline.split("@", 1)[0] not in PIPELINES:
+    if pipeline_kind(pipeline) not in PIPELINES:
         raise ConfigError(f"--run {spec!r}: unknown pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
     if not Path(path).is_file():
         raise ConfigError(f"--run {spec!r}: {path} not found; run the evaluation that writes it first")
@@ -127,9 +132,7 @@ def _goals(row: Mapping[str, float], baseline: Mapping[str, float] | None, kind:
 
 def summarize(runs: Sequence[Run]) -> dict[str, Any]:
     """Read every run's file and compare each setting of a pipeline with its ``none`` run."""
-    rows: dict[str, dict[str, dict[str, float]]] = {}
-    sources: dict[str, dict[str, dict[str, str]]] = {}
-    kinds: dict[str, str] = {}
+    entries: dict[str, dict[str, dict[str, Any]]] = {}  # pipeline -> setting -> scores, file, command
     for run in runs:
         scores = srsly.read_json(run.path)
         try:
@@ -138,21 +141,23 @@ def summarize(runs: Sequence[Run]) -> dict[str, Any]:
             raise ConfigError(
                 f"{run.path} is not a {PIPELINES[run.kind][0]} result (no {err}); check the --run pipeline name"
             ) from err
-        kinds[run.pipeline] = run.kind
-        rows.setdefault(run.pipeline, {})[run.setting] = row
-        sources.setdefault(run.pipeline, {})[run.setting] = {"file": str(run.path), "command": scores.get("command", "")}
+        entries.setdefault(run.pipeline, {})[run.setting] = {
+            "scores": row, "file": str(run.path), "command": scores.get("command", ""),
+        }
     pipelines: dict[str, Any] = {}
-    for pipeline, settings in rows.items():
-        baseline = settings.get(BASELINE)
+    for pipeline, settings in entries.items():
+        kind = pipeline_kind(pipeline)
+        baseline = settings[BASELINE]["scores"] if BASELINE in settings else None
         pipelines[pipeline] = {
-            "metrics_file_kind": PIPELINES[kinds[pipeline]][0],
+            "metrics_file_kind": PIPELINES[kind][0],
             "settings": {
                 setting: {
-                    "scores": row,
-                    "goals": _goals(row, baseline if setting != BASELINE else None, kinds[pipeline]),
-                    **sources[pipeline][setting],
+                    "scores": entry["scores"],
+                    "goals": _goals(entry["scores"], baseline if setting != BASELINE else None, kind),
+                    "file": entry["file"],
+                    "command": entry["command"],
                 }
-                for setting, row in settings.items()
+                for setting, entry in settings.items()
             },
         }
     return {"baseline_setting": BASELINE, "min_speed_ratio": MIN_SPEED_RATIO, "pipelines": pipelines}
