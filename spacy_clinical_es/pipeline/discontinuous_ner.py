@@ -422,7 +422,7 @@ class DiscontinuousNER(TrainablePipe):
         part_cols = xp.zeros((1, span_y.shape[1]), dtype="float32")
         part_cols[:, 1::2] = 1.0
         positive = (
-            1.0 + (float(self.cfg.get("part_weight", 1.0)) - 1.0) * part_cols,  # c per span column
+            1.0 + (float(self.cfg["part_weight"]) - 1.0) * part_cols,  # c per span column
             xp.ones((1, 1), dtype="float32"),
         )
         for logits, y, w, c in zip(scores, (span_y, link_y), (span_w, xp.ones_like(link_y)), positive):
