@@ -11,7 +11,7 @@ import typer
 
 from ..evaluation.report import write_json
 from ..linking.finetune import CHAR_BASE, TrainSettings, finetune_linker
-from ..linking.rerank_train import DEFAULT_FIT_ON, DEFAULT_OBJECTIVE
+from ..linking.rerank_train import DEFAULT_FIT_ON, DEFAULT_MODEL, DEFAULT_OBJECTIVE
 from . import app
 from .benchmark._common import invoked_command, user_errors
 
@@ -104,8 +104,12 @@ def train_reranker_command(
     data: Annotated[Path, typer.Option("--data", exists=True, file_okay=False, help="Linking corpus (convert linking).")] = Path("corpus/linking"),
     fit_on: Annotated[str, typer.Option("--fit-on", help="'train' (document folds of train) or 'dev' (dev mentions, unseen by the encoder's fine-tuning; out-of-fold dev scores).")] = DEFAULT_FIT_ON,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Document folds (of train, or of dev with --fit-on dev).")] = 5,
-    objective: Annotated[str, typer.Option("--objective", help="'pointwise' (logistic regression) or 'listwise' (softmax over a mention's candidates).")] = DEFAULT_OBJECTIVE,
-    l2: Annotated[float, typer.Option("--l2", min=0.0, help="L2 penalty of the logistic regression.")] = 1.0,
+    model: Annotated[str, typer.Option("--model", help="'trees' (gradient-boosted, needs scikit-learn to fit) or 'linear'.")] = DEFAULT_MODEL,
+    objective: Annotated[str, typer.Option("--objective", help="Linear model: 'pointwise' (logistic regression) or 'listwise' (softmax over a mention's candidates).")] = DEFAULT_OBJECTIVE,
+    l2: Annotated[float, typer.Option("--l2", min=0.0, help="Linear model: L2 penalty.")] = 1.0,
+    max_depth: Annotated[Optional[int], typer.Option("--max-depth", min=1, max=8, help="Trees: depth of every tree (default: TreeReranker's).")] = None,
+    n_trees: Annotated[Optional[int], typer.Option("--n-trees", min=1, help="Trees: boosting rounds (default: TreeReranker's).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", min=0.0, help="Trees: shrinkage (default: TreeReranker's).")] = None,
     no_tables: Annotated[bool, typer.Option("--no-tables", help="Mention KBs only (no CIE-10 table for ICD-10 targets).")] = False,
     torch_threads: Annotated[Optional[int], typer.Option("--torch-threads")] = None,
     metrics: Annotated[Optional[Path], typer.Option("--metrics", help="Also write report.json here (e.g. metrics/linking_reranker.json).")] = None,
@@ -129,7 +133,9 @@ def train_reranker_command(
         reranker, report = train_reranker(
             read_linking(data, "train"), read_linking(data, "dev"), tfidf_encoder, dense,
             chain_options(), folds=folds, l2=l2,
-            build_kb=kb_builder(not no_tables), fit_on=fit_on, objective=objective,
+            build_kb=kb_builder(not no_tables), fit_on=fit_on, objective=objective, model=model,
+            tree_settings={k: v for k, v in (("max_depth", max_depth), ("n_trees", n_trees),
+                                             ("learning_rate", learning_rate)) if v is not None},
         )
         output.mkdir(parents=True, exist_ok=True)
         (output / RERANKER_FILE).write_bytes(reranker.to_bytes())

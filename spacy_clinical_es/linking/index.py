@@ -83,7 +83,7 @@ class VectorIndex(Protocol):
 def _top_k(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Best ``k`` columns per row, best first, ties by lower column."""
     if k < block.shape[1]:
-        part = np.argpartition(-block, k - 1, axis=1)[:, :k]
+        part = np.argpartition(block, block.shape[1] - k, axis=1)[:, -k:]
         # argpartition breaks ties arbitrarily: widen to every column tied with the k-th score
         kth = np.take_along_axis(block, part, axis=1).min(axis=1, keepdims=True)
         rows = []
@@ -95,6 +95,39 @@ def _top_k(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         order = np.argsort(-block, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(block, order, axis=1)
+
+
+def _top_k_sparse(block: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_top_k` of a sparse score block without making it dense (same result, ties by lower column).
+
+    Only a row's stored scores compete for its first places; when it has fewer
+    than ``k`` positive ones, its lowest columns not stored (score 0) fill the
+    rest, as the dense ordering would. A row with a negative score (no TF-IDF
+    row has one) takes the dense path.
+    """
+    block = block.tocsr()
+    block.eliminate_zeros()
+    n = block.shape[0]
+    idx = np.zeros((n, k), dtype=np.int64)
+    scores = np.zeros((n, k), dtype=np.float32)
+    indptr, indices, data = block.indptr, block.indices, block.data
+    for i in range(n):
+        cols, vals = indices[indptr[i] : indptr[i + 1]], data[indptr[i] : indptr[i + 1]]
+        if len(vals) and vals.min() < 0:
+            idx[i], scores[i] = (a[0] for a in _top_k(block[i].toarray(), k))
+            continue
+        if len(vals) > k:
+            kth = np.partition(vals, len(vals) - k)[len(vals) - k]
+            keep = vals >= kth
+            cols, vals = cols[keep], vals[keep]
+        order = np.lexsort((cols, -vals))[:k]
+        taken = len(order)
+        idx[i, :taken], scores[i, :taken] = cols[order], vals[order]
+        if taken < k:  # zeros, lowest columns first
+            stored = set(cols.tolist())
+            fill = [c for c in range(k) if c not in stored][: k - taken]  # k <= width; at most `taken` are stored
+            idx[i, taken:] = fill
+    return idx, scores
 
 
 class ExactCosineIndex:
@@ -136,10 +169,9 @@ class ExactCosineIndex:
         all_scores = np.zeros((n, k), dtype=np.float32)
         for start in range(0, n, self.batch_size):
             block = queries[start : start + self.batch_size] @ transposed
-            block = block.toarray() if sp.issparse(block) else np.asarray(block)
-            idx, scores = _top_k(block, k)
-            all_idx[start : start + len(block)] = idx
-            all_scores[start : start + len(block)] = scores
+            idx, scores = _top_k_sparse(block, k) if sp.issparse(block) else _top_k(np.asarray(block), k)
+            all_idx[start : start + len(idx)] = idx
+            all_scores[start : start + len(idx)] = scores
         return all_idx, all_scores
 
     def to_bytes(self) -> bytes:

@@ -7,12 +7,16 @@ matched term, head-word match, semantic type vs mention label, code frequency,
 whether the code comes from a table only (no annotated mention), how strongly
 the mention's words are associated with the code in the knowledge base
 (:class:`KBStats`: share of the KB terms holding a word that belong to the
-code) and how much support the code's ICD-10 category gets from the other
-candidates.
+code), how much support the code's ICD-10 category gets from the other
+candidates, and whether the code is an ICD-10 code with more specific codes
+below it in the knowledge base (a category such as "K81" beside "K81.9":
+coders pick the leaf).
 :class:`LinearReranker` is a logistic regression on those features (standardised,
-L2-regularised, fitted with L-BFGS): its probability that the candidate is the
-gold code orders the candidates and, under a dev-chosen threshold, abstains
-(NIL). Weights are a few floats in JSON. Nothing here imports spaCy.
+L2-regularised, fitted with L-BFGS); :class:`~.rerank_trees.TreeReranker`
+boosted trees on the same rows. Either gives each candidate a probability of
+being the gold code, which orders the candidates and, under a dev-chosen
+threshold, abstains (NIL); both are small JSON files (:func:`load_reranker`
+reads either). Nothing here imports spaCy.
 """
 from __future__ import annotations
 
@@ -22,9 +26,9 @@ import math
 import re
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -57,6 +61,7 @@ FEATURES = (
     "word_code_mean",
     "word_code_max",
     "category_support",
+    "has_children",
 )
 
 _ICD = re.compile(r"^[a-zA-Z][0-9][0-9a-zA-Z]")
@@ -71,11 +76,23 @@ class KBStats:
             for stem in set(_content_stems(norm)):
                 by_stem[stem][code] += 1
         self.by_stem = {stem: (codes, sum(codes.values())) for stem, codes in by_stem.items()}
+        # ICD-10 codes with a more specific code in the KB (a prefix of another code, dots and case aside)
+        prefixes = {_icd_key(c)[:i] for c in kb.concepts if _ICD.match(c) for i in range(3, len(_icd_key(c)))}
+        self.parents = {c for c in kb.concepts if _ICD.match(c) and _icd_key(c) in prefixes}
 
-    def association(self, stems: Sequence[str], code: str) -> tuple[float, float]:
-        """(mean, max) over the known ``stems`` of the share of their terms that belong to ``code``."""
-        shares = [codes[code] / total for codes, total in (self.by_stem[s] for s in stems if s in self.by_stem)]
+    def stem_codes(self, stems: Sequence[str]) -> list[tuple[Counter, int]]:
+        """The (codes, term count) entries of the known ``stems``: looked up once per mention."""
+        return [self.by_stem[s] for s in stems if s in self.by_stem]
+
+    @staticmethod
+    def association(entries: Sequence[tuple[Counter, int]], code: str) -> tuple[float, float]:
+        """(mean, max) over a mention's :meth:`stem_codes` of the share of their terms that belong to ``code``."""
+        shares = [codes[code] / total for codes, total in entries]
         return (sum(shares) / len(shares), max(shares)) if shares else (0.0, 0.0)
+
+    def has_children(self, code: str) -> bool:
+        """Whether ``code`` is an ICD-10 code with a more specific code in the KB (other systems: False)."""
+        return code in self.parents
 
     @classmethod
     def of(cls, kb: TerminologyKB) -> KBStats:
@@ -94,6 +111,10 @@ class KBStats:
 
 #: id(kb) → (weak reference to the kb, its stats); a reused id is caught by the weak reference.
 _STATS_CACHE: dict[int, tuple[weakref.ref, KBStats]] = {}
+
+
+def _icd_key(code: str) -> str:
+    return code.replace(".", "").upper()
 
 
 def _category(code: str) -> str | None:
@@ -145,12 +166,13 @@ class MentionFeatures:
         self.grams = _trigrams(self.norm)
         self.stems = _content_stems(text)
         self.stem_set = set(self.stems)
+        self.stem_codes = self.stats.stem_codes(self.stems)
         self.abbreviation = float(expand_abbreviations(tokens(text)) != tokens(text))
         self.max_log_freq = math.log1p(kb.max_frequency) if kb.max_frequency else 1.0
 
     def vector(self, cand: Retrieved, best_tfidf: float, best_dense: float, support: float) -> list[float]:
         concept = self.kb.concepts.get(cand.code)
-        word_mean, word_max = self.stats.association(self.stems, cand.code)
+        word_mean, word_max = self.stats.association(self.stem_codes, cand.code)
         term_grams, term_stems, term_stem_set = _term_parts(cand.term)
         frequency = (concept.frequency or 0) if concept is not None else 0
         sem_type = concept.semantic_type if concept is not None else None
@@ -173,6 +195,7 @@ class MentionFeatures:
             word_mean,
             word_max,
             support,
+            float(self.stats.has_children(cand.code)),
         ]
 
 
@@ -278,8 +301,12 @@ class LinearReranker:
         self.fitted = True
         return self
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """P(gold) of each row (pointwise), or the softmax over the rows (listwise: one mention's candidates)."""
+    def predict(self, features: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray:
+        """P(gold) of each row (pointwise), or the softmax over each mention's rows (listwise).
+
+        ``starts``: the first row of each mention's candidates, in order (listwise; without it all rows are
+        one mention's).
+        """
         if not self.fitted:
             raise LinkingError("The re-ranker is not trained: run the linker's re-ranker training or load it.")
         z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
@@ -288,8 +315,13 @@ class LinearReranker:
             return 1.0 / (1.0 + np.exp(-scores))
         if not len(scores):
             return scores
-        e = np.exp(scores - scores.max())
-        return e / e.sum()
+        starts = np.zeros(1, dtype=np.int64) if starts is None else np.asarray(starts, dtype=np.int64)
+        owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(scores))))
+        e = np.exp(scores - np.maximum.reduceat(scores, starts)[owner])
+        return e / np.add.reduceat(e, starts)[owner]
+
+    def settings(self) -> dict[str, Any]:
+        return {"objective": self.objective, "l2": self.l2}
 
     def coefficients(self) -> dict[str, float]:
         """Standardised weight of each feature (for the metrics file)."""
@@ -331,6 +363,78 @@ class LinearReranker:
         return self
 
 
+@runtime_checkable
+class LearnedReranker(Protocol):
+    """What :class:`~.candidates.CandidateGenerator` needs of a fitted re-ranker (linear or trees)."""
+
+    kind: str
+    threshold: float
+    fitted: bool
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, groups: np.ndarray | None = None) -> Any: ...
+
+    def predict(self, features: np.ndarray, starts: np.ndarray | None = None) -> np.ndarray: ...
+
+    def coefficients(self) -> dict[str, float]: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def to_bytes(self) -> bytes: ...
+
+    def from_bytes(self, data: bytes) -> Any: ...
+
+
+#: ``train-reranker --model`` choices.
+MODELS = ("trees", "linear")
+
+
+def make_reranker(model: str, *, l2: float = 1.0, objective: str = "listwise", **tree_settings: Any) -> LearnedReranker:
+    """A fresh re-ranker: ``"trees"`` (:class:`~.rerank_trees.TreeReranker`) or ``"linear"``."""
+    if model == "linear":
+        return LinearReranker(l2=l2, objective=objective)
+    if model == "trees":
+        from .rerank_trees import TreeReranker
+
+        return TreeReranker(**tree_settings)
+    raise LinkingError(f"Re-ranker model must be one of {MODELS}, got {model!r}.")
+
+
+def load_reranker(data: bytes) -> LearnedReranker:
+    """A saved re-ranker of either kind (``reranker.json`` of ``train-reranker``)."""
+    from .rerank_trees import TreeReranker
+
+    try:
+        kind = json.loads(data.decode("utf-8")).get("kind")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        kind = None
+    for cls in (LinearReranker, TreeReranker):
+        if kind == cls.kind:
+            return cls().from_bytes(data)
+    raise LinkingError("Re-ranker data is not a saved re-ranker of this version: train the re-ranker again.")
+
+
+def rerank_scores(
+    reranker: LearnedReranker,
+    mentions: Sequence[tuple[str, str | None]],
+    retrieved: Sequence[Sequence[Retrieved]],
+    kb: TerminologyKB,
+) -> list[np.ndarray]:
+    """The re-ranker's probability of every candidate of every mention, in one ``predict`` call.
+
+    One call for all mentions keeps the per-call cost (the trees' walk, the
+    standardisation) out of the per-mention loop; a listwise model still gets
+    each mention's softmax through the block starts.
+    """
+    blocks = [candidate_features(text, label, found, kb) for (text, label), found in zip(mentions, retrieved)]
+    sizes = [len(b) for b in blocks]
+    if not sum(sizes):
+        return [np.zeros(0) for _ in blocks]
+    kept = [b for b in blocks if len(b)]
+    starts = np.cumsum([0] + [len(b) for b in kept[:-1]]).astype(np.int64)
+    probs = reranker.predict(np.concatenate(kept), starts)
+    return np.split(probs, np.cumsum(sizes)[:-1])
+
+
 def training_rows(
     mentions: Sequence[tuple[str, str | None, str]],
     retrieved: Sequence[Sequence[Retrieved]],
@@ -355,10 +459,3 @@ def training_rows(
     features = np.concatenate(blocks)
     counts["rows"] = len(features)
     return features, np.asarray(labels), np.asarray(starts, dtype=np.int64), counts
-
-
-def settings_of(reranker: LinearReranker | None) -> Mapping[str, Any]:
-    """Small summary for logs and metrics."""
-    if reranker is None:
-        return {}
-    return {"threshold": reranker.threshold, "l2": reranker.l2, "weights": reranker.coefficients()}

@@ -66,7 +66,7 @@ from ..linking import registry as _registry  # noqa: F401 (registers the encoder
 from ..linking.candidates import LinkResult
 from ..linking.generative import DEFINITION_PROMPT, GenerativeLinker, TextGenerator
 from ..linking.index import VectorIndex, index_from_bytes
-from ..linking.rerank import LinearReranker
+from ..linking.rerank import LearnedReranker, load_reranker
 from ..util import PathLike
 
 logger = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class ClinicalEntityLinker:
         self.name = name
         self.encoder = encoder
         self.dense_encoder = dense_encoder
-        self.reranker: LinearReranker | None = None
+        self.reranker: LearnedReranker | None = None
         self.generator = generator
         self.cfg: dict[str, Any] = {
             "spans_key": spans_key,
@@ -260,7 +260,7 @@ class ClinicalEntityLinker:
             path = Path(reranker_path)
             if not path.is_file():
                 raise LinkingError(f"Re-ranker file {path} not found: run train-reranker or fix reranker_path.")
-            self.reranker = LinearReranker().from_bytes(path.read_bytes())
+            self.reranker = load_reranker(path.read_bytes())
         self.set_kb(kb)
         logger.info(
             "%s: %d concepts, %d terms indexed (%s)",
@@ -393,7 +393,7 @@ class ClinicalEntityLinker:
                 f"Saved '{self.name}' was built {'with' if dense_index is not None else 'without'} a dense "
                 "encoder but its config says otherwise: load it with the config it was saved with."
             )
-        self.reranker = LinearReranker().from_bytes(parts["reranker"]) if "reranker" in parts else None
+        self.reranker = load_reranker(parts["reranker"]) if "reranker" in parts else None
         self.candidate_generator = self._make_generator(kb, index, dense_index)
 
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:

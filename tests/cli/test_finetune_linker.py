@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 pytest.importorskip("torch")
 
 from spacy_clinical_es.cli import app
-from spacy_clinical_es.linking.rerank import LinearReranker
+from spacy_clinical_es.linking.rerank import load_reranker
 from spacy_clinical_es.linking.rerank_train import TARGETS
 
 FORMS = {
@@ -49,8 +49,10 @@ def test_finetune_rerank_and_benchmark_chains(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train-reranker", "--data", str(data), "--encoder", str(enc / "best"),
                                  "--output", str(rr), "--folds", "2", "--no-tables"])
     assert result.exit_code == 0, result.output
-    reranker = LinearReranker().from_bytes((rr / "reranker.json").read_bytes())
-    assert json.loads((rr / "report.json").read_text(encoding="utf-8"))["threshold"] == reranker.threshold
+    reranker = load_reranker((rr / "reranker.json").read_bytes())
+    report = json.loads((rr / "report.json").read_text(encoding="utf-8"))
+    assert reranker.kind == "tree-reranker" and report["model"] == "trees"  # the default
+    assert report["threshold"] == reranker.threshold and report["settings"] == reranker.settings()
     out = tmp_path / "linking.json"
     result = runner.invoke(app, ["benchmark", "linking", "--data", str(data), "--no-tuning", "-o", str(out),
                                  "--encoder", str(enc / "best"), "--reranker", str(rr / "reranker.json"), "--no-tables"])

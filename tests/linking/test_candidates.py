@@ -146,3 +146,27 @@ def test_any_user_text_gets_sorted_distinct_candidates(texts: list[str]) -> None
         assert len(codes) == len(set(codes)) <= 2 and set(codes) <= {"1", "2"}
         assert all(a.score >= b.score for a, b in zip(result.candidates, result.candidates[1:]))
         assert 0 <= result.span[0] <= result.span[1] <= len(text)
+
+
+def test_retrieved_exact_codes_keep_knowledge_base_order() -> None:
+    """Codes sharing a form come back in KB order (not a set's, which changes with the hash seed between runs)."""
+    kb = TerminologyKB()
+    codes = [f"c{i}" for i in range(12)]
+    for code in codes:
+        kb.add(Concept(code, "dolor toracico"))
+    (found,) = CandidateGenerator(kb, k=3, token_match=True).build().retrieve(["dolor toracico"])
+    assert [r.code for r in found] == codes and all(r.exact for r in found)
+
+
+def test_repeated_mentions_are_searched_once_and_get_their_own_lists(hand_kb: TerminologyKB) -> None:
+    gen = CandidateGenerator(hand_kb, k=3).build()
+    texts = ["resonancias magnéticas", "hipertension", "resonancias magnéticas", "hipertension"]
+    labels = ["PROCEDIMIENTO", None, "PROCEDIMIENTO", "ENFERMEDAD"]
+    searched: list[list[str]] = []
+    search = gen.index.search
+    gen.index.search = lambda queries, k: (searched.append(queries.shape[0]), search(queries, k))[1]
+    results = gen.candidates(texts, labels)
+    assert searched == [3]  # three distinct (text, label) pairs
+    assert results[0] == results[2] and results[0] is not results[2]
+    alone = CandidateGenerator(hand_kb, k=3).build().candidates(texts[1:2], labels[1:2])
+    assert results[1] == alone[0]

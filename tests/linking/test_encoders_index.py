@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spacy_clinical_es.linking import (
     AnnOptions,
@@ -203,3 +205,29 @@ def test_build_index_threshold_chooses_the_kind() -> None:
     assert isinstance(build_index(rows, AnnOptions(threshold=201)), ExactCosineIndex)
     assert isinstance(build_index(rows, AnnOptions(threshold=200, dim=16)), FaissIndex)
     assert isinstance(build_index(rows, AnnOptions(threshold=0)), ExactCosineIndex)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.integers(1, 9).flatmap(
+            lambda w: st.tuples(
+                st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.0, 0.25, 0.5, 1.0, -0.5]), min_size=w, max_size=w),
+                         min_size=n, max_size=n),
+                st.integers(1, w),
+            )
+        )
+    )
+)
+def test_sparse_top_k_equals_the_dense_ordering(case: tuple[list[list[float]], int]) -> None:
+    """Sparse score blocks (TF-IDF) skip the dense copy; the order, ties by lower column, must not change."""
+    import scipy.sparse as sp
+
+    from spacy_clinical_es.linking.index import _top_k, _top_k_sparse
+
+    rows, k = case
+    dense = np.asarray(rows, dtype=np.float32)
+    idx, scores = _top_k_sparse(sp.csr_matrix(dense), k)
+    want_idx, want_scores = _top_k(dense, k)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(scores, want_scores)

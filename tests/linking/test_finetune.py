@@ -187,7 +187,7 @@ def test_hybrid_generator_scores_every_candidate_with_both_retrievers(tmp_path: 
     assert plain[0].code == "111"
     reranker, report = train_reranker(
         _rows("train"), _rows("dev"), TfidfCharEncoder, dense, LinkerOptions(k=3, token_match=True), folds=3,
-        fit_on="train", objective="pointwise",
+        fit_on="train", objective="pointwise", model="linear",
     )
     assert report["fit_on"] == "train" and report["training"]["rows"] > 0 and 0.0 <= reranker.threshold <= 0.95
     assert set(report["dev"]) == {"medprocner/SNOMEDCT"}
@@ -221,10 +221,10 @@ def test_word_code_association_and_category_support() -> None:
     stats = KBStats.of(kb)
     assert KBStats.of(kb) is stats  # computed once per KB
     # "dolor": 4 terms, 2 of r10.9; "generaliz…": 1 term, of r10.84
-    assert stats.association(["dolor"], "r10.9") == (0.5, 0.5)
-    mean, best = stats.association(["dolor", light_stem("generalizado")], "r10.84")
+    assert stats.association(stats.stem_codes(["dolor"]), "r10.9") == (0.5, 0.5)
+    mean, best = stats.association(stats.stem_codes(["dolor", light_stem("generalizado")]), "r10.84")
     assert (mean, best) == (pytest.approx(0.625), 1.0)
-    assert stats.association(["nuevo"], "r10.9") == (0.0, 0.0)
+    assert stats.association(stats.stem_codes(["nuevo"]), "r10.9") == (0.0, 0.0)
     cands = [Retrieved("r10.9", "dolor abdominal", 0.8, 0.0, False, False),
              Retrieved("r10.84", "dolor abdominal generalizado", 0.7, 0.0, False, False),
              Retrieved("r52", "dolor", 0.5, 0.0, False, False),

@@ -287,9 +287,11 @@ def test_labels_limit_what_is_linked_and_travel_with_the_component(kb: Terminolo
     assert [e.kb_id_ for e in again.ents] == ["", "", "38341003"]
 
 
-def test_fine_tuned_encoder_and_reranker_travel_inside_the_pipeline(kb: TerminologyKB, tmp_path: Path) -> None:
-    """A tiny character encoder fine-tuned a few steps + a re-ranker: saved in the pipeline, same links after
-    the training directory is gone."""
+@pytest.mark.parametrize("kind", ["linear", "trees"])
+def test_fine_tuned_encoder_and_reranker_travel_inside_the_pipeline(kb: TerminologyKB, tmp_path: Path,
+                                                                    kind: str) -> None:
+    """A tiny character encoder fine-tuned a few steps + a re-ranker (either kind): saved in the pipeline, same
+    links after the training directory is gone."""
     import shutil
 
     pytest.importorskip("torch")
@@ -301,7 +303,10 @@ def test_fine_tuned_encoder_and_reranker_travel_inside_the_pipeline(kb: Terminol
         synonym_groups,
         train_encoder,
     )
-    from spacy_clinical_es.linking.rerank import FEATURES, LinearReranker
+    from spacy_clinical_es.linking.rerank import FEATURES, make_reranker
+
+    if kind == "trees":
+        pytest.importorskip("sklearn")
 
     rows = [{"system": "SNOMEDCT", "code": c.code, "mention": t} for c in kb.concepts.values() for t in c.terms]
     groups = synonym_groups(rows)
@@ -311,7 +316,8 @@ def test_fine_tuned_encoder_and_reranker_travel_inside_the_pipeline(kb: Terminol
     model.save(tmp_path / "trained_encoder")
     rng = np.random.default_rng(0)
     features = rng.normal(size=(50, len(FEATURES)))
-    reranker = LinearReranker(threshold=0.3).fit(features, (features[:, 0] > 0).astype(float))
+    reranker = make_reranker(kind, objective="pointwise").fit(features, (features[:, 0] > 0).astype(float))
+    reranker.threshold = 0.3
     (tmp_path / "reranker.json").write_bytes(reranker.to_bytes())
 
     nlp = spacy.blank("es")

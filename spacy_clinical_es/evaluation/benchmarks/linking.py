@@ -170,7 +170,7 @@ def with_cie10(
 def _chains(data: Path, encoder: Path | None, reranker: Path | None, k: int, tables: bool) -> dict[str, Any]:
     """The ``chains`` part: KB from train + dev (+ CIE-10 table with ``tables``), test documents."""
     from ...linking.encoders import load_dense_encoder
-    from ...linking.rerank import LinearReranker
+    from ...linking.rerank import load_reranker
     from .linking_chain import run_chains
 
     def rows(split: str) -> list[dict[str, Any]]:
@@ -180,7 +180,7 @@ def _chains(data: Path, encoder: Path | None, reranker: Path | None, k: int, tab
     if reranker is not None:
         if not reranker.is_file():
             raise ConfigError(f"Re-ranker file {reranker} not found: run train-reranker first.")
-        loaded = LinearReranker().from_bytes(reranker.read_bytes())
+        loaded = load_reranker(reranker.read_bytes())
     dense = load_dense_encoder(encoder) if encoder is not None else None
     return {
         "protocol": "KB: train + dev mentions"
