@@ -24,7 +24,7 @@ from ..corpora.builders.common import sentence_spans
 from ..errors import ConfigError
 from .align import AlignResult, align
 from .formats import to_gold_spans
-from .types import TAG_LIKE_TEXT, GoldSpan, OutputFormat, SpanLike
+from .types import TAG_LIKE_TEXT, GoldSpan, OutputFormat, SpanLike, concept_strings_of
 
 CROSSES_CHUNK = "crosses_chunk"
 
@@ -106,7 +106,7 @@ def round_trip(
     select = getattr(fmt, "select", None)
     rendered = list(select(text, spans)) if select is not None else []
     output = fmt.render(text, spans, problems=problems)
-    aligned = align(text, fmt.parse(output), labels=labels, concept_strings=getattr(fmt, "concept_strings", False))
+    aligned = align(text, fmt.parse(output), labels=labels, concept_strings=concept_strings_of(fmt))
     return RoundTrip(output, rendered, aligned, problems)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .align import AlignedSpan, align
-from .types import OutputFormat
+from .types import OutputFormat, concept_strings_of
 
 DUPLICATE_SPAN = "duplicate_span"
 MISSING_OUTPUT = "missing_output"
@@ -104,7 +104,7 @@ def decode_chunks(
         parsed = fmt.parse(output if isinstance(output, str) else str(output))
         counts.items += len(parsed.items)
         counts.problems.update(parsed.problems)
-        result = align(text[start:end], parsed, labels=labels, concept_strings=getattr(fmt, "concept_strings", False))
+        result = align(text[start:end], parsed, labels=labels, concept_strings=concept_strings_of(fmt))
         counts.hallucinations.update(result.hallucinations)
         counts.problems.update(result.problems)
         for span in result.spans:

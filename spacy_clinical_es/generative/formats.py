@@ -68,6 +68,7 @@ from .types import (  # noqa: F401 (re-exported: the formats' public names)
     OutputFormat,
     ParseResult,
     SpanLike,
+    concept_strings_of,
 )
 
 
@@ -136,7 +137,7 @@ def _verified(fmt: Any, text: str, kept: list[GoldSpan], problems: Counter) -> l
     rendered always aligns back exactly.
     """
     for _ in range(len(kept) + 1):
-        result = align(text, fmt.parse(fmt._render(text, kept)), concept_strings=getattr(fmt, "concept_strings", False))
+        result = align(text, fmt.parse(fmt._render(text, kept)), concept_strings=concept_strings_of(fmt))
         got = Counter((span.fragments, span.label) for span in result.spans)
         wrong = [span for span in kept if got[(span.fragments, span.label)] == 0]
         if not wrong and len(result.spans) == len(kept):

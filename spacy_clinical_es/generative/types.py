@@ -86,3 +86,11 @@ class OutputFormat(Protocol):
 
     def parse(self, output: str) -> ParseResult:
         ...
+
+
+def concept_strings_of(fmt: object) -> bool:
+    """Whether ``fmt`` writes a discontinuous concept as one string (the JSON format's ``concept_strings``).
+
+    Optional for an :class:`OutputFormat`: formats without the attribute write fragments.
+    """
+    return bool(getattr(fmt, "concept_strings", False))
