@@ -156,6 +156,11 @@ def _inst_category(text: str) -> str:
     return INSTITUTION
 
 
+def is_phi_label(label: str) -> bool:
+    """Whether ``label`` names a kind of PHI (a MEDDOCAN, coarse or generic label above), not e.g. a disease."""
+    return label.upper() in LABEL_CATEGORIES
+
+
 def category_of(label: str, text: str) -> str:
     """The surrogate category of a span (see the module docstring)."""
     group = LABEL_CATEGORIES.get(label.upper(), OTHER)

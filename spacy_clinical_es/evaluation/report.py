@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..deid.categories import is_phi_label
+
 logger = logging.getLogger(__name__)
 
 NDIGITS = 4
@@ -163,16 +165,20 @@ def markdown_gap_table(gap: Mapping[str, Any]) -> str:
 
 
 def markdown_summary(scores: Mapping[str, Any]) -> str:
-    """:func:`markdown_table` followed by de-identification, exact-match and speed lines."""
+    """:func:`markdown_table` followed by token-coverage (de-identification), exact-match and speed lines."""
     lines = [markdown_table(scores), ""]
     deid, chars = scores["deid_token"], scores["deid_char"]
+    # PHI wording (leak rate) only when every label is a kind of PHI; an image-entity model's tokens are not PHI
+    labels = set(scores["strict"]["per_type"])
+    phi = bool(labels) and all(is_phi_label(label) for label in labels)
+    kind, missed = ("PHI", "leak rate") if phi else ("Entity", "missed")
     lines.append(
-        f"- PHI tokens (labels ignored): P {_cell(deid['p'])}, R {_cell(deid['r'])}, "
-        f"F1 {_cell(deid['f'])}, leak rate {_cell(deid['leak_rate'])} "
+        f"- {kind} tokens (labels ignored): P {_cell(deid['p'])}, R {_cell(deid['r'])}, "
+        f"F1 {_cell(deid['f'])}, {missed} {_cell(deid['leak_rate'])} "
         f"({deid['fn']} of {deid['gold_tokens']} gold tokens)"
     )
     lines.append(
-        f"- PHI characters: R {_cell(chars['r'])}, leak rate {_cell(chars['leak_rate'])}"
+        f"- {kind} characters: R {_cell(chars['r'])}, {missed} {_cell(chars['leak_rate'])}"
     )
     exact = scores["exact"]
     disc = exact["discontinuous"]

@@ -95,6 +95,7 @@ def test_markdown_report_single_and_comparison():
     scores = make_scores()
     single = markdown_report(scores)
     # de-id: gold tokens {0, 1, 4, 6}, pred {0, 4}: 2 of 4 leak
+    assert "- PHI tokens (labels ignored): " in single  # PER and LOC are kinds of PHI
     assert "leak rate 0.5000 (2 of 4 gold tokens)" in single
     assert "## Gap" not in single
     other = make_scores()
@@ -114,6 +115,14 @@ def test_markdown_report_single_and_comparison():
         "| PER | -1.0000 | -1.0000 | -1.0000 | +0.0000 | +0.0000 | +0.0000 |" in report
     )
     assert "labels only in domain: LOC" in report
+
+
+def test_entities_that_are_not_phi_get_no_leak_rate():
+    scores = make_scores()
+    scores["strict"] = strict_span_prf([(0, 0, 10, "ENFERMEDAD"), (0, 19, 25, "EDAD")], [(0, 19, 25, "EDAD")])
+    summary = markdown_report(scores)
+    assert "- Entity tokens (labels ignored): " in summary and "missed 0.5000 (2 of 4 gold tokens)" in summary
+    assert "- Entity characters: " in summary and "PHI" not in summary and "leak" not in summary
 
 
 def test_plot_per_class_f1_writes_png(tmp_path):
