@@ -221,6 +221,18 @@ def candidate_features(
     )
 
 
+def saved_payload(data: bytes, kind: str) -> dict[str, Any]:
+    """The JSON object of a saved re-ranker of ``kind`` over this version's :data:`FEATURES`.
+
+    Raises ``ValueError`` (or ``KeyError``/``TypeError``) for anything else: each ``from_bytes`` turns that into its
+    "train the re-ranker again" error.
+    """
+    payload = json.loads(data.decode("utf-8"))
+    if payload.get("kind") != kind or list(payload["features"]) != list(FEATURES):
+        raise ValueError("kind or features")
+    return payload
+
+
 OBJECTIVES = ("pointwise", "listwise")
 
 
@@ -344,15 +356,13 @@ class LinearReranker:
 
     def from_bytes(self, data: bytes) -> LinearReranker:
         try:
-            payload = json.loads(data.decode("utf-8"))
-            if payload.get("kind") != self.kind or list(payload["features"]) != list(FEATURES):
-                raise ValueError("kind or features")
+            payload = saved_payload(data, self.kind)
             mean, scale, weights = (np.asarray(payload[k], dtype=np.float64) for k in ("mean", "scale", "weights"))
             bias, l2, threshold = float(payload["bias"]), float(payload["l2"]), float(payload["threshold"])
             objective = payload.get("objective", "pointwise")
             if objective not in OBJECTIVES:
                 raise ValueError(objective)
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             raise LinkingError(
                 "Re-ranker data is not a saved LinearReranker of this version: train the re-ranker again."
             ) from None

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .kb import LinkingError
-from .rerank import FEATURES
+from .rerank import FEATURES, saved_payload
 
 #: Threshold of the padding nodes that complete a shallower branch: every finite value goes left.
 _ALWAYS_LEFT = float(np.finfo(np.float64).max)
@@ -192,9 +192,7 @@ class TreeReranker:
 
     def from_bytes(self, data: bytes) -> TreeReranker:
         try:
-            payload = json.loads(data.decode("utf-8"))
-            if payload.get("kind") != self.kind or list(payload["features"]) != list(FEATURES):
-                raise ValueError("kind or features")
+            payload = saved_payload(data, self.kind)
             depth = int(payload["max_depth"])
             features = np.asarray(payload["tree_features"], dtype=np.int32)
             thresholds = np.asarray(payload["tree_thresholds"], dtype=np.float64)
