@@ -221,6 +221,17 @@ def candidate_features(
     )
 
 
+def training_arrays(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows and 0/1 labels as float64 arrays, checked: (n, len(FEATURES)), n labels, both classes."""
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(x) != len(y):
+        raise LinkingError(f"Re-ranker features must be (n, {len(FEATURES)}) with n labels.")
+    if not len(y) or y.min() == y.max():
+        raise LinkingError("Re-ranker training needs both gold and non-gold candidates.")
+    return x, y
+
+
 def saved_payload(data: bytes, kind: str) -> dict[str, Any]:
     """The JSON object of a saved re-ranker of ``kind`` over this version's :data:`FEATURES`.
 
@@ -268,12 +279,7 @@ class LinearReranker:
         """
         from scipy.optimize import minimize
 
-        x = np.asarray(features, dtype=np.float64)
-        y = np.asarray(labels, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(x) != len(y):
-            raise LinkingError(f"Re-ranker features must be (n, {len(FEATURES)}) with n labels.")
-        if y.min() == y.max():
-            raise LinkingError("Re-ranker training needs both gold and non-gold candidates.")
+        x, y = training_arrays(features, labels)
         if self.objective == "listwise" and groups is None:
             raise LinkingError("A listwise re-ranker needs the start row of each mention's candidates (groups).")
         self.mean = x.mean(axis=0)

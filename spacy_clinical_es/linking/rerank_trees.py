@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .kb import LinkingError
-from .rerank import FEATURES, saved_payload
+from .rerank import FEATURES, saved_payload, training_arrays
 
 #: Threshold of the padding nodes that complete a shallower branch: every finite value goes left.
 _ALWAYS_LEFT = float(np.finfo(np.float64).max)
@@ -105,12 +105,7 @@ class TreeReranker:
                 "Fitting the tree re-ranker needs scikit-learn: pip install 'spacy-clinical-es[linking]' "
                 "(or train the linear one: train-reranker --model linear)."
             ) from None
-        x = np.asarray(features, dtype=np.float64)
-        y = np.asarray(labels, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(x) != len(y):
-            raise LinkingError(f"Re-ranker features must be (n, {len(FEATURES)}) with n labels.")
-        if y.min() == y.max():
-            raise LinkingError("Re-ranker training needs both gold and non-gold candidates.")
+        x, y = training_arrays(features, labels)
         model = HistGradientBoostingClassifier(
             max_iter=self.n_trees,
             max_depth=self.max_depth,
