@@ -72,8 +72,11 @@ class KBStats:
 
     def __init__(self, kb: TerminologyKB) -> None:
         by_stem: dict[str, Counter] = defaultdict(Counter)
+        # through _term_parts when the KB fits its cache: the features' per-term cache is filled here, once per
+        # KB, instead of during the first mentions linked
+        warm = len(kb.aliases) <= _TERM_CACHE_SIZE
         for norm, code in kb.aliases:
-            for stem in set(_content_stems(norm)):
+            for stem in _term_parts(norm)[2] if warm else set(_content_stems(norm)):
                 by_stem[stem][code] += 1
         self.by_stem = {stem: (codes, sum(codes.values())) for stem, codes in by_stem.items()}
         # ICD-10 codes with a more specific code in the KB (a prefix of another code, dots and case aside)
@@ -132,7 +135,10 @@ def _content_stems(text: str) -> list[str]:
     return [light_stem(w) for w in words if w not in STOP_WORDS] or [light_stem(w) for w in words]
 
 
-@functools.lru_cache(maxsize=65536)
+_TERM_CACHE_SIZE = 65536
+
+
+@functools.lru_cache(maxsize=_TERM_CACHE_SIZE)
 def _term_parts(term: str) -> tuple[frozenset[str], tuple[str, ...], frozenset[str]]:
     """(character trigrams, content stems, their set) of a KB term: terms recur across mentions, so cached."""
     stems = tuple(_content_stems(term))
