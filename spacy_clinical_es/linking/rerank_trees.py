@@ -30,6 +30,10 @@ from .rerank import FEATURES, saved_payload, training_arrays
 _ALWAYS_LEFT = float(np.finfo(np.float64).max)
 
 
+def _sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-log_odds))
+
+
 def _complete_tree(nodes: Any, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, thresholds, leaf values) of a scikit-learn tree as a complete binary tree of ``depth`` levels."""
     n_internal = 2**depth - 1
@@ -106,6 +110,7 @@ class TreeReranker:
                 "(or train the linear one: train-reranker --model linear)."
             ) from None
         x, y = training_arrays(features, labels)
+        self.fitted = False
         model = HistGradientBoostingClassifier(
             max_iter=self.n_trees,
             max_depth=self.max_depth,
@@ -122,13 +127,12 @@ class TreeReranker:
         self.split_counts = np.bincount(
             self.features[self.thresholds < _ALWAYS_LEFT].ravel(), minlength=len(FEATURES)
         ).astype(np.int64)
-        self.fitted = True
-        expected = model.predict_proba(x)[:, 1]
-        if not np.allclose(self.predict(x), expected, atol=1e-6):
+        if not np.allclose(_sigmoid(self.raw_scores(x)), model.predict_proba(x)[:, 1], atol=1e-6):
             raise LinkingError(
                 "The boosted trees could not be copied from this scikit-learn version: "
                 "train the linear re-ranker (train-reranker --model linear) or report the version."
             )
+        self.fitted = True
         return self
 
     def raw_scores(self, features: np.ndarray) -> np.ndarray:
@@ -158,7 +162,7 @@ class TreeReranker:
         """P(gold) of each row (``starts``, the mentions' first rows, is not needed: rows are scored alone)."""
         if not self.fitted:
             raise LinkingError("The re-ranker is not trained: run train-reranker or load a saved one.")
-        return 1.0 / (1.0 + np.exp(-self.raw_scores(features)))
+        return _sigmoid(self.raw_scores(features))
 
     def coefficients(self) -> dict[str, float]:
         """How often each feature splits a tree (the trees' counterpart of the linear weights, for metrics)."""
