@@ -14,6 +14,8 @@
   are written with a dot after the category (``R10.0``), the style of the
   DisTEMIST ICD-10 cross-map; they are WHO ICD-10, not the ICD-10-CM of
   CodiEsp (which shares most 3-character categories).
+* :func:`cie10_mentions_kb`: that table plus the DisTEMIST ICD-10 cross-map
+  mentions (their forms as synonyms): what ``kb/cie10.jsonl`` holds.
 * :func:`snomed_kb`: SNOMED CT concepts seen in MedProcNER and DisTEMIST
   training mentions (linking corpus rows, ``system == "SNOMEDCT"``), the
   mention label (PROCEDIMIENTO / ENFERMEDAD) as semantic type, so
@@ -159,6 +161,21 @@ def snomed_kb(linking_dir: PathLike, *, splits: Iterable[str] = ("train",)) -> T
     return TerminologyKB.from_linking_rows(iter_jsonl(paths), systems=["SNOMEDCT"])
 
 
+def cie10_mentions_kb(
+    linking_dir: PathLike, *, splits: Iterable[str] = ("train",), table: TerminologyKB | None = None
+) -> TerminologyKB:
+    """The CIE-10 table (:func:`cie10_kb`, or ``table``) plus the DisTEMIST ICD-10 cross-map mentions of ``splits``.
+
+    A table code gains the mention forms as synonyms and their frequency; a
+    mention code the table lacks is added (:func:`with_table`). The table's
+    wording alone links DisTEMIST's ICD-10 test mentions far worse than with
+    the annotated forms (``metrics/linking.json``: ``distemist/ICD10+CIE10``).
+    """
+    paths = _linking_files(linking_dir, ("distemist",), tuple(splits))
+    mentions = TerminologyKB.from_linking_rows(iter_jsonl(paths), systems=["ICD10"])
+    return with_table(mentions, table if table is not None else cie10_kb())
+
+
 def codiesp_kb(
     linking_dir: PathLike,
     *,
@@ -180,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = [s for s in args.splits.split(",") if s]
     args.output.mkdir(parents=True, exist_ok=True)
     kbs = {
-        "cie10.jsonl": cie10_kb(),
+        "cie10.jsonl": cie10_mentions_kb(args.linking, splits=splits),
         "snomed.jsonl": snomed_kb(args.linking, splits=splits),
         "codiesp.jsonl": codiesp_kb(args.linking, splits=splits),
     }

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from spacy_clinical_es.linking import LinkingError
-from spacy_clinical_es.linking.builders import codiesp_kb, dotted, main, snomed_kb
+from spacy_clinical_es.linking import Concept, LinkingError, TerminologyKB
+from spacy_clinical_es.linking.builders import cie10_mentions_kb, codiesp_kb, dotted, main, snomed_kb
 
 
 def test_dotted_codes() -> None:
@@ -64,6 +64,19 @@ def test_snomed_and_codiesp_kbs(linking_dir: Path) -> None:
     assert set(codiesp_kb(linking_dir, systems=["ICD10-PCS"]).concepts) == {"0dtj4zz"}
     with pytest.raises(LinkingError, match="convert linking"):
         snomed_kb(linking_dir, splits=["dev"])
+
+
+def test_cie10_kb_gains_the_distemist_icd10_mention_forms(linking_dir: Path) -> None:
+    table = TerminologyKB()
+    table.add(Concept("K37", "apendicitis, no especificada", vocabulary="CIE10"))
+    table.add(Concept("K35.8", "otras apendicitis agudas y las no especificadas", vocabulary="CIE10"))
+    kb = cie10_mentions_kb(linking_dir, table=table)
+    assert set(kb.concepts) == {"K37", "K35.8"}
+    assert kb["K37"].preferred_term == "apendicitis, no especificada" and "apendicitis" in kb["K37"].terms
+    assert kb["K37"].frequency == 1 and kb.exact("Apendicitis") == ["K37"]
+    assert "74400008" not in kb  # the SNOMED CT rows of the same mention stay out
+    with pytest.raises(LinkingError, match="convert linking"):
+        cie10_mentions_kb(linking_dir, splits=["dev"], table=table)
 
 
 def test_main_writes_the_three_kbs(linking_dir: Path, tmp_path: Path) -> None:
