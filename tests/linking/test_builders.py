@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from spacy_clinical_es.linking import Concept, LinkingError, TerminologyKB
-from spacy_clinical_es.linking.builders import cie10_mentions_kb, codiesp_kb, dotted, main, snomed_kb
+from spacy_clinical_es.linking.builders import (
+    cie10_mentions_kb,
+    codiesp_kb,
+    dotted,
+    main,
+    snomed_kb,
+)
 
 
 def test_dotted_codes() -> None:
