@@ -250,6 +250,16 @@ def saved_payload(data: bytes, kind: str) -> dict[str, Any]:
     return payload
 
 
+def _block_softmax(scores: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax of ``scores`` within each block of rows (``starts``: each block's first row, in order), and each
+    block's log normaliser (log-sum-exp), computed from the block's maximum so that no exp overflows."""
+    owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(scores))))
+    top = np.maximum.reduceat(scores, starts)
+    e = np.exp(scores - top[owner])
+    total = np.add.reduceat(e, starts)
+    return e / total[owner], top + np.log(total)
+
+
 OBJECTIVES = ("pointwise", "listwise")
 
 
@@ -307,16 +317,12 @@ class LinearReranker:
             self.weights, self.bias = result.x[:-1], float(result.x[-1])
         else:
             starts = np.asarray(groups, dtype=np.int64)
-            owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(y))))
             m = len(starts)
 
             def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
                 s = z @ w
-                top = np.maximum.reduceat(s, starts)
-                e = np.exp(s - top[owner])
-                total = np.add.reduceat(e, starts)
-                p = e / total[owner]
-                value = -(np.add.reduceat(y * s, starts) - top - np.log(total)).sum() / m + 0.5 * self.l2 * w @ w / m
+                p, log_normaliser = _block_softmax(s, starts)
+                value = -(np.add.reduceat(y * s, starts) - log_normaliser).sum() / m + 0.5 * self.l2 * w @ w / m
                 grad = z.T @ (p - y) / m + self.l2 * w / m
                 return float(value), grad
 
@@ -340,9 +346,7 @@ class LinearReranker:
         if not len(scores):
             return scores
         starts = np.zeros(1, dtype=np.int64) if starts is None else np.asarray(starts, dtype=np.int64)
-        owner = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(scores))))
-        e = np.exp(scores - np.maximum.reduceat(scores, starts)[owner])
-        return e / np.add.reduceat(e, starts)[owner]
+        return _block_softmax(scores, starts)[0]
 
     def settings(self) -> dict[str, Any]:
         return {"objective": self.objective, "l2": self.l2}
