@@ -250,6 +250,11 @@ def saved_payload(data: bytes, kind: str) -> dict[str, Any]:
     return payload
 
 
+def sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    """Probabilities of log-odds (the pointwise re-rankers' output)."""
+    return 1.0 / (1.0 + np.exp(-log_odds))
+
+
 def _block_softmax(scores: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Softmax of ``scores`` within each block of rows (``starts``: each block's first row, in order), and each
     block's log normaliser (log-sum-exp), computed from the block's maximum so that no exp overflows."""
@@ -307,7 +312,7 @@ class LinearReranker:
             def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
                 w, b = params[:-1], params[-1]
                 logits = z @ w + b
-                p = 1.0 / (1.0 + np.exp(-logits))
+                p = sigmoid(logits)
                 value = np.sum(np.logaddexp(0.0, logits) - y * logits) / n + 0.5 * self.l2 * w @ w / n
                 grad_logits = (p - y) / n
                 grad = np.concatenate([z.T @ grad_logits + self.l2 * w / n, [grad_logits.sum()]])
@@ -342,7 +347,7 @@ class LinearReranker:
         z = (np.asarray(features, dtype=np.float64) - self.mean) / self.scale
         scores = z @ self.weights + self.bias
         if self.objective == "pointwise":
-            return 1.0 / (1.0 + np.exp(-scores))
+            return sigmoid(scores)
         if not len(scores):
             return scores
         starts = np.zeros(1, dtype=np.int64) if starts is None else np.asarray(starts, dtype=np.int64)

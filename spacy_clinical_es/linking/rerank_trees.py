@@ -24,14 +24,10 @@ from typing import Any
 import numpy as np
 
 from .kb import LinkingError
-from .rerank import FEATURES, saved_payload, training_arrays
+from .rerank import FEATURES, saved_payload, sigmoid, training_arrays
 
 #: Threshold of the padding nodes that complete a shallower branch: every finite value goes left.
 _ALWAYS_LEFT = float(np.finfo(np.float64).max)
-
-
-def _sigmoid(log_odds: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-log_odds))
 
 
 def _complete_tree(nodes: Any, depth: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,7 +123,7 @@ class TreeReranker:
         self.split_counts = np.bincount(
             self.features[self.thresholds < _ALWAYS_LEFT].ravel(), minlength=len(FEATURES)
         ).astype(np.int64)
-        if not np.allclose(_sigmoid(self.raw_scores(x)), model.predict_proba(x)[:, 1], atol=1e-6):
+        if not np.allclose(sigmoid(self.raw_scores(x)), model.predict_proba(x)[:, 1], atol=1e-6):
             raise LinkingError(
                 "The boosted trees could not be copied from this scikit-learn version: "
                 "train the linear re-ranker (train-reranker --model linear) or report the version."
@@ -162,7 +158,7 @@ class TreeReranker:
         """P(gold) of each row (``starts``, the mentions' first rows, is not needed: rows are scored alone)."""
         if not self.fitted:
             raise LinkingError("The re-ranker is not trained: run train-reranker or load a saved one.")
-        return _sigmoid(self.raw_scores(features))
+        return sigmoid(self.raw_scores(features))
 
     def coefficients(self) -> dict[str, float]:
         """How often each feature splits a tree (the trees' counterpart of the linear weights, for metrics)."""
