@@ -142,29 +142,17 @@ def with_cie10(
     data: Path, kb_splits: list[str], eval_split: str, setting: dict[str, Any], k: int
 ) -> dict[str, Any] | None:
     """DisTEMIST ICD-10 mentions against mention KB + the ``cie`` package's CIE-10 table (None without it)."""
-    try:
-        from ...linking.builders import cie10_kb
+    from ...linking.builders import cie10_kb, with_table
 
-        kb = cie10_kb()
+    try:
+        table = cie10_kb()
     except Exception as err:  # noqa: BLE001 - the package is optional
         logger.warning("CIE-10 table unavailable (%s): skipped", type(err).__name__)
         return None
     mentions = TerminologyKB.from_linking_rows(
         [r for split in kb_splits for r in read_rows(data, "distemist", split, "ICD10")]
     )
-    for concept in mentions.concepts.values():
-        if concept.code in kb:
-            table = kb[concept.code]
-            terms = tuple(dict.fromkeys(concept.terms + table.terms))
-            kb.add(type(concept)(
-                code=concept.code, preferred_term=table.preferred_term,
-                synonyms=tuple(t for t in terms if t != table.preferred_term),
-                semantic_type=concept.semantic_type, vocabulary=concept.vocabulary,
-                parent=table.parent, frequency=concept.frequency,
-            ))
-        else:
-            kb.add(concept)
-    return score(kb, read_rows(data, "distemist", eval_split, "ICD10"), setting, k)
+    return score(with_table(mentions, table), read_rows(data, "distemist", eval_split, "ICD10"), setting, k)
 
 
 def _chains(data: Path, encoder: Path | None, reranker: Path | None, k: int, tables: bool) -> dict[str, Any]:
