@@ -7,7 +7,7 @@ from spacy.util import registry
 from thinc.api import Adam, chain, with_array
 from thinc.layers import Softmax_v2
 
-from spacy_clinical_es.errors import ConfigError, ClinicalEsError
+from spacy_clinical_es.errors import ClinicalEsError, ConfigError
 from spacy_clinical_es.models.encoders import build_window_lstm_encoder
 
 
