@@ -29,7 +29,8 @@ gazetteer from.
    and the *replaced PHI token recall after the policy*: of the gold PHI
    tokens that the same randomizer changes when it is given the gold spans
    (so what the policy and options keep on purpose, sex, ages, kinship words,
-   is left out), the share the setting's output changes.
+   is left out), the share the setting's output changes — overall and per
+   gold label (which categories leak, most leaked tokens first).
 3. **Speed**: detector + ``deid_randomizer`` with ``nlp.pipe`` over the dev
    texts on 1 and 2 processes (the key is a random one put in
    ``SPACY_CLINICAL_ES_DEID_KEY`` for the run, never written), and the seconds
@@ -240,15 +241,18 @@ def damage(
     randomizer replaced (``None``: ``doc.ents``); ``source_keys``: span group →
     component name, to name the cause. ``policy_changes``: per doc, the
     characters the randomizer changes when given the gold spans
-    (:func:`policy_changes`), for the replaced PHI token recall after the policy.
+    (:func:`policy_changes`), for the replaced PHI token recall after the policy,
+    overall and per gold label (``replaced_by_label``: which categories leak).
     """
     by_type: dict[str, Counter] = defaultdict(Counter)
+    by_label: dict[str, Counter] = defaultdict(Counter)
     causes: Counter = Counter()
     examples: dict[str, list[dict[str, str]]] = defaultdict(list)
     tokens = non_phi_changed = phi_tokens = policy_tokens = policy_replaced = 0
     for index, (doc, gold) in enumerate(zip(docs, gold_docs)):
         changed = changed_ranges(doc)
-        gold_phi = [(s.start_char, s.end_char) for s in gold.spans.get(GOLD_SPAN_KEY, [])]
+        gold_spans = list(gold.spans.get(GOLD_SPAN_KEY, []))
+        gold_phi = [(s.start_char, s.end_char) for s in gold_spans]
         gold_mask, changed_mask = _mask(len(doc.text), gold_phi), _mask(len(doc.text), changed)
         policy_mask = policy_changes[index] if policy_changes is not None else None
         for token in doc:
@@ -259,8 +263,12 @@ def damage(
             if any(gold_mask[start:end]):
                 phi_tokens += 1
                 if policy_mask is not None and any(policy_mask[start:end]):
+                    replaced = any(changed_mask[start:end])
                     policy_tokens += 1
-                    policy_replaced += any(changed_mask[start:end])
+                    policy_replaced += replaced
+                    label = next((s.label_ for s in gold_spans if s.start_char < end and start < s.end_char), "")
+                    by_label[label]["tokens"] += 1
+                    by_label[label]["replaced"] += replaced
             elif any(changed_mask[start:end]):
                 non_phi_changed += 1
         doc_mentions = (mentions or {}).get(index, [])
@@ -309,7 +317,22 @@ def damage(
         "replaced_phi_token_recall": (policy_replaced / policy_tokens if policy_tokens else None)
         if policy_changes is not None
         else None,
+        "replaced_by_label": _by_label(by_label) if policy_changes is not None else None,
     }
+
+
+def _by_label(counts: dict[str, Counter]) -> dict[str, dict[str, Any]]:
+    """Replaced PHI token recall per gold label (the categories that leak), most leaked tokens first."""
+    rows = {
+        label: {
+            "tokens": c["tokens"],
+            "replaced": c["replaced"],
+            "leaked": c["tokens"] - c["replaced"],
+            "recall": c["replaced"] / c["tokens"],
+        }
+        for label, c in counts.items()
+    }
+    return dict(sorted(rows.items(), key=lambda item: (-item[1]["leaked"], item[0])))
 
 
 def policy_changes(nlp: Language, gold_docs: Sequence[Doc]) -> list[bytearray]:
@@ -892,6 +915,22 @@ def markdown_summary(result: dict[str, Any]) -> str:
     lines += [table(header, rows), ""]
     configured = replaced["settings"][replaced["configured"]] if replaced else result["accuracy"][result["main_setting"]]
     dmg = configured.get("damage")
+    if dmg and dmg.get("replaced_by_label"):
+        lines += [
+            "## Gold PHI tokens left unchanged by the configured setting, by category",
+            "",
+            (
+                "Tokens of each gold label that the default policy replaces when given the gold spans; "
+                "`leaked`: those the pipeline leaves unchanged."
+            ),
+            "",
+        ]
+        label_rows = [
+            [label or "-", str(row["tokens"]), str(row["replaced"]), str(row["leaked"]), _num(row["recall"], 4)]
+            for label, row in dmg["replaced_by_label"].items()
+        ]
+        header = ["Gold label", "PHI tokens (policy)", "Replaced", "Leaked", "Replaced R"]
+        lines += [table(header, label_rows, [":---", "---:", "---:", "---:", "---:"]), ""]
     if dmg:
         lines += ["## Clinical mentions changed by the configured setting, by cause", ""]
         cause_rows = []

@@ -105,6 +105,18 @@ def test_benchmark_scores_every_setting_with_its_damage(detector, tmp_path: Path
     # after the policy: every gold PHI token that the policy replaces when given the gold spans is replaced
     assert configured["damage"]["policy_phi_tokens"] == 8  # Juan Pérez Tarragona 43001 Ana Roca Reus 12/03/2010
     assert report["targets"]["replaced_phi_token_recall"]["measured"] == configured["damage"]["replaced_phi_token_recall"] == 1.0
+    assert configured["damage"]["replaced_by_label"] == {
+        "TERRITORIO": {"tokens": 3, "replaced": 3, "leaked": 0, "recall": 1.0},
+        "NOMBRE_PERSONAL_SANITARIO": {"tokens": 2, "replaced": 2, "leaked": 0, "recall": 1.0},
+        "NOMBRE_SUJETO_ASISTENCIA": {"tokens": 2, "replaced": 2, "leaked": 0, "recall": 1.0},
+        "FECHAS": {"tokens": 1, "replaced": 1, "leaked": 0, "recall": 1.0},
+    }
+    # the entities alone (ruler + rules) leave Tarragona, Ana Roca and Reus: two place tokens, two name tokens
+    entities_by_label = report["accuracy"][report["main_setting"]]["damage"]["replaced_by_label"]
+    assert {label: row["leaked"] for label, row in entities_by_label.items()} == {
+        "FECHAS": 0, "NOMBRE_PERSONAL_SANITARIO": 2, "NOMBRE_SUJETO_ASISTENCIA": 0, "TERRITORIO": 2,
+    }
+    assert entities_by_label["TERRITORIO"]["recall"] == pytest.approx(1 / 3, abs=1e-4)
     # the isolation rule, measured at the configured setting: off and on give the same here (PHI is clustered)
     assert set(replaced["isolation"]) == {"off", "25", "50", "100", "200", "400"}
     softest = replaced["settings"]["threshold=0.1 temperature=3"]["phi_token"]
@@ -134,6 +146,7 @@ def test_benchmark_scores_every_setting_with_its_damage(detector, tmp_path: Path
     text = md.read_text(encoding="utf8")
     assert "Clinical mentions changed" in text and "lesión Zurbitu" in text and "replaced threshold=0.5" in text
     assert "recall_isolation_chars" in text
+    assert "| TERRITORIO | 3 | 3 | 0 | 1.0000 |" in text
 
 
 def test_cli_command_writes_the_metrics(detector, tmp_path: Path) -> None:
