@@ -2,7 +2,8 @@
 
 Importing the package registers nothing beyond spaCy registry entries; spaCy
 also finds every factory and function through entry points, so ``spacy.load``
-works without importing this package.
+works without importing this package. The import also caches srsly's msgpack
+hook lookup (:mod:`.msgpack_hooks`), which otherwise dominates reading a DocBin.
 """
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from .errors import (
     DataDirError,
     EvaluationError,
 )
+from .msgpack_hooks import cache_msgpack_hooks
+
+cache_msgpack_hooks()
 
 __all__ = [
     "ClinicalEsError",
