@@ -33,18 +33,17 @@ from spacy.util import (
     to_disk,
 )
 from thinc.api import (
-    LSTM,
     Model,
     Softmax_v2,
     chain,
     concatenate,
     set_dropout_rate,
     with_array,
-    with_padded,
 )
 from thinc.types import Floats2d
 
 from ..errors import ConfigError
+from ..models.encoders import padded_bilstm
 from .lexicon import CueLexicon, Sentence, TokenSpan, learn_lexicon, normalize
 from .schema import NEGATION, UNCERTAINTY
 from .scope import ContextResult, ScopeRules, find_context, learn_scope_rules
@@ -411,12 +410,10 @@ def build_context_tagger_model_v2(
     of its clause ("no se observan adenopatías axilares ni supraclaviculares"); the recurrent layer carries
     the cue to every token of the sentence. thinc's own LSTM, so no torch. ``lstm_depth = 0`` is v1.
     """
-    if lstm_depth < 0 or lstm_width < 2 or lstm_width % 2:
-        raise ConfigError("ContextTaggerModel.v2: lstm_depth must be >= 0 and lstm_width an even number >= 2")
-    if lstm_depth == 0:
+    lstm = padded_bilstm("ContextTaggerModel.v2", "lstm_width", lstm_width, lstm_depth, dropout)
+    if lstm is None:
         return build_context_tagger_model(tok2vec)
     heads = concatenate(*(Softmax_v2(nO=len(tags), normalize_outputs=True) for _, tags in HEADS))
-    lstm = with_padded(LSTM(nO=lstm_width, bi=True, depth=lstm_depth, dropout=dropout))
     model = chain(tok2vec, lstm, with_array(heads))
     model.set_ref("tok2vec", tok2vec)
     return model
