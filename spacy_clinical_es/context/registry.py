@@ -47,9 +47,20 @@ from ..models.encoders import padded_bilstm
 from .lexicon import CueLexicon, Sentence, TokenSpan, learn_lexicon, normalize
 from .schema import NEGATION, UNCERTAINTY
 from .scope import ContextResult, ScopeRules, find_context, learn_scope_rules
-from .tagging import HEADS, N_COLUMNS, best_tags, decode, encode
+from .tagging import (
+    CUE_FEATURES,
+    HEADS,
+    N_COLUMNS,
+    best_tags,
+    cue_feature_table,
+    decode,
+    encode,
+)
 
 _normalize = lru_cache(maxsize=200_000)(normalize)
+#: ``model.attrs`` key: the model takes ``(docs, gold cue tag indices)`` in training (ContextTaggerModel.v3).
+GOLD_CUES_INPUT = "gold_cues_input"
+_CUE_FEATURE_TABLE = cue_feature_table()
 
 
 def doc_result(doc: Doc, cues_key: str, scopes_key: str) -> ContextResult:
@@ -254,7 +265,15 @@ class ContextTagger:
             raise ConfigError("clinical_context (ContextTagger): initialize needs training examples")
         docs = [eg.predicted for eg in sample]
         truths = [self._truth(example_sentence(eg, cues_key, scopes_key, words=False)) for eg in sample]
-        self.model.initialize(X=docs, Y=truths)
+        self.model.initialize(X=self._train_input(docs, truths), Y=truths)
+
+    def _train_input(self, docs: list[Doc], truths: Sequence[np.ndarray]) -> Any:
+        """The model's training input: the Docs, with their gold cue tags for a model that reads them
+        (``ContextTaggerModel.v3``: scopes conditioned on the cues, teacher-forced in training)."""
+        if not self.model.attrs.get(GOLD_CUES_INPUT, False):
+            return docs
+        n_cue_tags = len(HEADS[0][1])
+        return docs, [truth[:, :n_cue_tags].argmax(axis=1).astype("int32") for truth in truths]
 
     def _truth(self, sentence: Sentence) -> np.ndarray:
         tags = encode(len(sentence.words), sentence.cues, sentence.scopes)
@@ -285,10 +304,13 @@ class ContextTagger:
 
     def get_loss(self, sentences: Sequence[Sentence], scores: Sequence[Floats2d]) -> tuple[float, list[Floats2d]]:
         """Softmax cross-entropy gradient per head (probabilities − one-hot truth); loss = squared error."""
+        return self._loss([self._truth(sentence) for sentence in sentences], scores)
+
+    def _loss(self, truths: Sequence[np.ndarray], scores: Sequence[Floats2d]) -> tuple[float, list[Floats2d]]:
         grads = []
         loss = 0.0
-        for sentence, doc_scores in zip(sentences, scores):
-            truth = self.model.ops.asarray2f(self._truth(sentence))
+        for truth_array, doc_scores in zip(truths, scores):
+            truth = self.model.ops.asarray2f(truth_array)
             d = doc_scores - truth
             grads.append(d)
             loss += float((d**2).sum())
@@ -310,9 +332,10 @@ class ContextTagger:
         if not examples:
             return losses
         set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        sentences = [example_sentence(eg, cues_key, scopes_key, words=False) for eg in examples]
-        loss, grads = self.get_loss(sentences, scores)
+        truths = [self._truth(example_sentence(eg, cues_key, scopes_key, words=False)) for eg in examples]
+        docs = [eg.predicted for eg in examples]
+        scores, backprop = self.model.begin_update(self._train_input(docs, truths))
+        loss, grads = self._loss(truths, scores)
         backprop(grads)
         if sgd is not None:
             self.model.finish_update(sgd)
@@ -417,3 +440,71 @@ def build_context_tagger_model_v2(
     model = chain(tok2vec, lstm, with_array(heads))
     model.set_ref("tok2vec", tok2vec)
     return model
+
+
+@registry.architectures("spacy_clinical_es.ContextTaggerModel.v3")
+def build_context_tagger_model_v3(
+    tok2vec: Model[list[Doc], list[Floats2d]], lstm_width: int, lstm_depth: int, scope_lstm_depth: int, dropout: float
+) -> Model[Any, list[Floats2d]]:
+    """Scopes conditioned on the cues: ``tok2vec`` → BiLSTM (``lstm_depth``) → cue head; the BiLSTM output
+    plus each token's cue polarity and B/I (:data:`~.tagging.CUE_FEATURES`) → a second BiLSTM
+    (``scope_lstm_depth``) → the negation and uncertainty scope heads. Same output columns as v1/v2.
+
+    Why: a scope is where its cue reaches, so the scope tagger is told where the cues are instead of finding
+    them again. In training the cue features are the gold cues (teacher forcing: the input is ``(docs, gold
+    cue tag indices)``, which :class:`ContextTagger` passes); when predicting, the cue head's most probable tags.
+    """
+    if lstm_depth < 1 or scope_lstm_depth < 1:
+        raise ConfigError("ContextTaggerModel.v3: lstm_depth and scope_lstm_depth must be >= 1")
+    width = tok2vec.get_dim("nO") if tok2vec.has_dim("nO") else None
+    lstm = padded_bilstm("ContextTaggerModel.v3", "lstm_width", lstm_width, lstm_depth, dropout, nI=width)
+    scope_lstm = padded_bilstm(
+        "ContextTaggerModel.v3", "lstm_width", lstm_width, scope_lstm_depth, dropout, nI=lstm_width + len(CUE_FEATURES)
+    )
+    cue_head = with_array(Softmax_v2(nO=len(HEADS[0][1]), nI=lstm_width, normalize_outputs=True))
+    scope_heads = with_array(
+        concatenate(*(Softmax_v2(nO=len(tags), nI=lstm_width, normalize_outputs=True) for _, tags in HEADS[1:]))
+    )
+    model: Model[Any, list[Floats2d]] = Model(
+        "context_tagger_v3",
+        _v3_forward,
+        init=_v3_init,
+        layers=[tok2vec, lstm, cue_head, scope_lstm, scope_heads],
+        attrs={GOLD_CUES_INPUT: True},
+    )
+    model.set_ref("tok2vec", tok2vec)
+    return model
+
+
+def _v3_init(model: Model, X: Any = None, Y: Any = None) -> None:
+    tok2vec, lstm = model.layers[:2]
+    tok2vec.initialize(X=X[0] if isinstance(X, tuple) else X)
+    if not lstm.layers[0].has_dim("nI"):
+        lstm.layers[0].set_dim("nI", tok2vec.get_dim("nO"))
+    for layer in model.layers[1:]:
+        layer.initialize()
+
+
+def _v3_forward(model: Model, X: Any, is_train: bool) -> tuple[list[Floats2d], Callable[[list[Floats2d]], Any]]:
+    docs, gold = (X[0], X[1]) if isinstance(X, tuple) else (X, None)
+    tok2vec, lstm, cue_head, scope_lstm, scope_heads = model.layers
+    ops = model.ops
+    table = ops.asarray2f(_CUE_FEATURE_TABLE)
+    hidden, backprop_tok2vec = tok2vec(docs, is_train)
+    encoded, backprop_lstm = lstm(hidden, is_train)
+    cues, backprop_cues = cue_head(encoded, is_train)
+    tags = gold if gold is not None else [ops.xp.argmax(c, axis=1) for c in cues]
+    inputs = [ops.xp.hstack((e, table[ops.asarray(t, dtype="int32")])) for e, t in zip(encoded, tags)]
+    scope_hidden, backprop_scope_lstm = scope_lstm(inputs, is_train)
+    scopes, backprop_scopes = scope_heads(scope_hidden, is_train)
+    outputs = [ops.xp.hstack((c, s)) for c, s in zip(cues, scopes)]
+    n_cue = cues[0].shape[1] if cues else 0
+    width = encoded[0].shape[1] if encoded else 0
+
+    def backprop(d_outputs: list[Floats2d]) -> Any:
+        d_cues = backprop_cues([ops.xp.ascontiguousarray(d[:, :n_cue]) for d in d_outputs])
+        d_inputs = backprop_scope_lstm(backprop_scopes([ops.xp.ascontiguousarray(d[:, n_cue:]) for d in d_outputs]))
+        d_encoded = [a + b[:, :width] for a, b in zip(d_cues, d_inputs)]
+        return backprop_tok2vec(backprop_lstm(d_encoded))
+
+    return outputs, backprop

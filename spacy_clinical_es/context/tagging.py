@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from .lexicon import TokenSpan
 from .schema import CUE_LABELS, CUE_POLARITY, NEGATION, POLARITIES, SCOPE_LABELS
 from .scope import ContextResult
@@ -31,6 +33,18 @@ HEADS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("uncertainty", SCOPE_TAGS),
 )
 N_COLUMNS = sum(len(tags) for _, tags in HEADS)
+#: Cue features a cue-conditioned scope tagger reads per token: outside, then B/I of each polarity.
+CUE_FEATURES: tuple[str, ...] = (OUTSIDE, *[f"{p}-{polarity}" for polarity in POLARITIES for p in ("B", "I")])
+
+
+def cue_feature_table() -> np.ndarray:
+    """One-hot rows ``(len(CUE_TAGS), len(CUE_FEATURES))``: a cue tag's polarity and B/I (``B-NegLex`` →
+    ``B-negation``). Scopes are per polarity, so the scope tagger needs the polarity, not the cue type."""
+    table = np.zeros((len(CUE_TAGS), len(CUE_FEATURES)), dtype="float32")
+    for i, tag in enumerate(CUE_TAGS):
+        feature = tag if tag == OUTSIDE else f"{tag[:2]}{CUE_POLARITY[tag[2:]]}"
+        table[i, CUE_FEATURES.index(feature)] = 1.0
+    return table
 
 
 def encode(n_tokens: int, cues: Sequence[TokenSpan], scopes: Sequence[TokenSpan]) -> dict[str, list[str]]:

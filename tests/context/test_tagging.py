@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from spacy_clinical_es.context.lexicon import TokenSpan
 from spacy_clinical_es.context.tagging import (
+    CUE_FEATURES,
     CUE_TAGS,
     N_COLUMNS,
     SCOPE_TAGS,
+    cue_feature_table,
     decode,
     encode,
 )
@@ -48,3 +50,14 @@ def test_best_tags_argmax_or_threshold_on_not_outside() -> None:
     assert best_tags(probs, tagset) == ["O", "Phrase", "O"]
     assert best_tags(probs, tagset, 0.3) == ["DISO", "Phrase", "O"]
     assert best_tags(probs[:0], tagset, 0.3) == []
+
+
+def test_cue_feature_table_maps_each_cue_tag_to_its_polarity_and_position() -> None:
+    table = cue_feature_table()
+    assert table.shape == (len(CUE_TAGS), len(CUE_FEATURES))
+    assert (table.sum(axis=1) == 1).all()
+    feature = {tag: CUE_FEATURES[int(row.argmax())] for tag, row in zip(CUE_TAGS, table)}
+    assert feature["O"] == "O"
+    assert feature["B-NegLex"] == feature["B-NegSyn"] == "B-negation"
+    assert feature["I-NegMor"] == "I-negation"
+    assert feature["B-UncertLex"] == "B-uncertainty" and feature["I-UncertSyn"] == "I-uncertainty"

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
+from spacy.util import registry
 from thinc.api import Adam, fix_random_seed
 
 import spacy_clinical_es.pipeline.clinical_context  # noqa: F401  (registers the factory)
 from spacy_clinical_es.context.schema import CUES_KEY, SCOPES_KEY
+from spacy_clinical_es.context.tagging import CUE_TAGS
 from spacy_clinical_es.errors import ConfigError
 from spacy_clinical_es.tokenizer import make_clinical_nlp
 
@@ -147,8 +150,17 @@ TAGGER_V2 = {
 }
 
 
-@pytest.mark.parametrize("tagger", [TAGGER, TAGGER_V2], ids=["v1", "v2-lstm"])
-def test_trained_overfits_two_examples_and_round_trips(tmp_path: Path, tagger: dict) -> None:
+#: v3: scopes conditioned on the cues (teacher-forced gold cues in training, predicted ones when predicting)
+TAGGER_V3 = {
+    **TAGGER,
+    "model": {**TAGGER_V2["model"], "@architectures": "spacy_clinical_es.ContextTaggerModel.v3", "scope_lstm_depth": 1},
+}
+
+
+@pytest.mark.parametrize(
+    "tagger,steps", [(TAGGER, 80), (TAGGER_V2, 80), (TAGGER_V3, 160)], ids=["v1", "v2-lstm", "v3-cue-conditioned"]
+)
+def test_trained_overfits_two_examples_and_round_trips(tmp_path: Path, tagger: dict, steps: int) -> None:
     fix_random_seed(0)
     nlp = make_clinical_nlp()
     pipe = nlp.add_pipe("clinical_es_context", name="clinical_context", config={"implementation": tagger})
@@ -156,7 +168,7 @@ def test_trained_overfits_two_examples_and_round_trips(tmp_path: Path, tagger: d
     examples = _examples(nlp, TRAIN[:2])
     optimizer = Adam(0.01)
     nlp.initialize(lambda: examples, sgd=optimizer)
-    for _ in range(80):
+    for _ in range(steps):
         losses = nlp.update(examples, sgd=optimizer, drop=0.0)
     assert losses["clinical_context"] < 1.0
     texts = [text for text, _, _ in TRAIN[:2]]
@@ -208,3 +220,34 @@ def test_rules_learn_from_an_initialize_corpus(tmp_path: Path) -> None:
     for path, message in ((tmp_path / "missing.spacy", "do not exist"), (tmp_path / "empty.spacy", "have no cues")):
         with pytest.raises(ConfigError, match=message):
             nlp.get_pipe("clinical_context").initialize(lambda: dummy, nlp=nlp, examples=Corpus(path))
+
+
+def test_v3_scopes_read_the_cue_tags_they_are_given() -> None:
+    """v3's scope columns depend on the cue tags of its input (gold in training), its cue columns do not;
+    given Docs alone it reads its own most probable cue tags."""
+    fix_random_seed(0)
+    nlp = make_clinical_nlp()
+    pipe = nlp.add_pipe("clinical_es_context", name="clinical_context", config={"implementation": TAGGER_V3})
+    examples = _examples(nlp, TRAIN[:2])
+    optimizer = Adam(0.01)
+    nlp.initialize(lambda: examples, sgd=optimizer)
+    for _ in range(5):  # the softmax heads start at zero weights: uniform outputs whatever the input
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    model = pipe.implementation.model
+    docs = [eg.predicted for eg in examples]
+    n_cue = len(CUE_TAGS)
+    own = model.predict(docs)
+    own_tags = [o[:, :n_cue].argmax(axis=1).astype("int32") for o in own]
+    given_own = model.predict((docs, own_tags))
+    assert all(numpy.allclose(a, b) for a, b in zip(own, given_own))
+    # every token told it is the start of an uncertainty cue
+    forced = [numpy.full(len(doc), CUE_TAGS.index("B-UncertLex"), dtype="int32") for doc in docs]
+    given_forced = model.predict((docs, forced))
+    assert all(numpy.allclose(a[:, :n_cue], b[:, :n_cue]) for a, b in zip(own, given_forced))
+    assert not all(numpy.allclose(a[:, n_cue:], b[:, n_cue:]) for a, b in zip(own, given_forced))
+
+
+def test_v3_needs_both_lstms() -> None:
+    bad = {**TAGGER_V3["model"], "scope_lstm_depth": 0}
+    with pytest.raises(ConfigError, match="scope_lstm_depth"):
+        registry.resolve({"model": bad})
