@@ -28,6 +28,11 @@ cross-entropy on the pairs of *gold* fragments of a label (whole and part
 spans, so the link scorer also learns to refuse pairs that involve a
 continuous entity); both losses flow back into the shared token encoder.
 ``part_weight`` (default 1.0) weighs the positive part targets, the rarest role.
+``hard_negatives`` (default 0: off) adds, per document and update, up to that
+many pairs of the fragments the model itself proposes (part probability at
+least ``hard_negative_threshold``, same label, within ``max_distance``) that
+are not both gold fragments: negatives of the kind the link scorer meets when
+predicting at a low ``part_threshold``, where the gold pairs alone never show it.
 Gold entities the candidate space cannot hold (fragment too long, crossing a
 line break, fragments further apart than ``max_distance``) are counted and
 logged by ``initialize``.
@@ -172,6 +177,8 @@ def fragment_score(examples: Iterable[Example], *, spans_key: str = "sc", **_: A
         "max_fragments": 4,
         "negative_rate": 1.0,
         "part_weight": 1.0,
+        "hard_negatives": 0,
+        "hard_negative_threshold": 0.05,
         "scorer": {"@scorers": "spacy_clinical_es.fragment_scorer.v1"},
     },
     default_score_weights={
@@ -198,6 +205,8 @@ def make_discontinuous_ner(
     max_fragments: int,
     negative_rate: float,
     part_weight: float,
+    hard_negatives: int,
+    hard_negative_threshold: float,
     scorer: Optional[Callable[..., dict[str, Any]]],
 ) -> DiscontinuousNER:
     """Create a ``discontinuous_ner`` component (options: see :class:`DiscontinuousNER`)."""
@@ -214,6 +223,8 @@ def make_discontinuous_ner(
         max_fragments=max_fragments,
         negative_rate=negative_rate,
         part_weight=part_weight,
+        hard_negatives=hard_negatives,
+        hard_negative_threshold=hard_negative_threshold,
         scorer=scorer,
     )
 
@@ -237,6 +248,8 @@ class DiscontinuousNER(TrainablePipe):
         negative_rate: float,
         scorer: Callable[..., dict[str, Any]] | None,
         part_weight: float = 1.0,
+        hard_negatives: int = 0,
+        hard_negative_threshold: float = 0.05,
     ) -> None:
         """
         spans_key: span group read as gold and written with predictions.
@@ -251,6 +264,11 @@ class DiscontinuousNER(TrainablePipe):
         part_weight: weight of the positive *part* targets in the span loss
             (> 1 trades precision for recall of discontinuous fragments, the
             rarest role); 1.0 is plain binary cross-entropy.
+        hard_negatives: most pairs of the model's own part fragments (not
+            both gold) added per document to the link loss in ``update``, as
+            negatives; 0 trains the link scorer on gold fragment pairs only.
+        hard_negative_threshold: part probability a span needs to be paired
+            for ``hard_negatives``.
         """
         if max_length < 1 or max_distance < 0 or max_fragments < 2 or not 0.0 < negative_rate <= 1.0:
             raise ConfigError(
@@ -259,11 +277,14 @@ class DiscontinuousNER(TrainablePipe):
             )
         if part_weight <= 0.0:
             raise ConfigError("discontinuous_ner: part_weight must be > 0 (1.0 weighs part fragments like the rest).")
+        if not isinstance(hard_negatives, int) or hard_negatives < 0:
+            raise ConfigError("discontinuous_ner: hard_negatives must be an integer >= 0 (0 turns them off).")
         for option, value in (
             ("threshold", threshold),
             ("part_threshold", part_threshold),
             ("link_threshold", link_threshold),
             ("negative_rate", negative_rate),
+            ("hard_negative_threshold", hard_negative_threshold),
         ):
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"discontinuous_ner: {option} must be a probability between 0 and 1.")
@@ -282,6 +303,8 @@ class DiscontinuousNER(TrainablePipe):
             "max_fragments": max_fragments,
             "negative_rate": negative_rate,
             "part_weight": part_weight,
+            "hard_negatives": hard_negatives,
+            "hard_negative_threshold": hard_negative_threshold,
         }
         #: Gold entities or fragments the candidate space could not hold, by reason (since initialize).
         self.unlearnable: Counter = Counter()
@@ -346,13 +369,14 @@ class DiscontinuousNER(TrainablePipe):
         return self._candidates(doc), targets
 
     def _batch(
-        self, examples: Sequence[Example], sample: bool = False
+        self, examples: Sequence[Example], sample: bool = False, extra_pairs: Sequence[list[list[int]]] | None = None
     ) -> tuple[FragmentBatch, Floats2d, Floats2d, Floats2d, Counter]:
         """Model input, span targets, span weights and link targets for a batch of examples.
 
         With ``sample``, candidate spans without any role are kept with
         probability ``negative_rate`` (numpy's global generator, which spaCy
-        seeds) and weighted ``1 / negative_rate``.
+        seeds) and weighted ``1 / negative_rate``. ``extra_pairs``: per example,
+        more fragment pairs ``[a_start, a_end, b_start, b_end]`` scored as negatives.
         """
         rate = float(self.cfg["negative_rate"]) if sample else 1.0
         ops = self.model.ops
@@ -364,7 +388,7 @@ class DiscontinuousNER(TrainablePipe):
         span_weights: list[numpy.ndarray] = []
         link_targets: list[float] = []
         lost: Counter = Counter()
-        for eg in examples:
+        for i, eg in enumerate(examples):
             candidates, targets = self._targets(eg)
             lost.update(targets.lost)
             row_of = {span: r for r, span in enumerate(candidates)}
@@ -390,6 +414,9 @@ class DiscontinuousNER(TrainablePipe):
                 for a, b in pair_candidates(fragments, self.cfg["max_distance"]):
                     pairs.append([*fragments[a], *fragments[b]])
                     link_targets.append(1.0 if (a, b) in links else 0.0)
+            if extra_pairs is not None:
+                pairs.extend(extra_pairs[i])
+                link_targets.extend([0.0] * len(extra_pairs[i]))
             spans_per_doc.append(numpy.asarray(candidates, dtype="int64").reshape((-1, 2)))
             pairs_per_doc.append(numpy.asarray(pairs, dtype="int64").reshape((-1, 4)))
             span_targets.append(target)
@@ -399,6 +426,39 @@ class DiscontinuousNER(TrainablePipe):
         span_w = ops.asarray2f(numpy.concatenate(span_weights, axis=0)) if span_weights else ops.alloc2f(0, 1)
         link_y = ops.asarray2f(numpy.asarray(link_targets, dtype="float32").reshape((-1, 1)))
         return batch, span_y, span_w, link_y, lost
+
+    def _hard_pairs(self, examples: Sequence[Example]) -> list[list[list[int]]]:
+        """Per example, up to ``hard_negatives`` pairs of the current model's part fragments (see the
+        module docstring) that are not both gold fragments, sampled with numpy's global generator (spaCy
+        seeds it). The link scorer does not see the label, so a pair of two gold fragments (of any label)
+        is left to the gold pairs, which score it with its true target; each pair is mined once."""
+        threshold = float(self.cfg["hard_negative_threshold"])
+        limit = int(self.cfg["hard_negatives"])
+        labels = self.labels
+        _, _, candidates, probs = self._span_probs([eg.predicted for eg in examples])
+        out: list[list[list[int]]] = []
+        row = 0
+        for eg, cands in zip(examples, candidates):
+            doc_probs = probs[row : row + len(cands)]
+            row += len(cands)
+            gold = {fragment for entity in self._gold_entities(eg)[0] for fragment in entity.fragments}
+            rows, cols = numpy.nonzero(doc_probs[:, 1::2] >= threshold)
+            parts = non_overlapping(
+                (ScoredSpan(*cands[r], labels[c], float(doc_probs[r, 2 * c + 1])) for r, c in zip(rows, cols)),
+                limit=MAX_PARTS_PER_LABEL,
+            )
+            found: set[tuple[int, int, int, int]] = set()
+            for label in labels:
+                frags = [(p.start, p.end) for p in parts if p.label == label]
+                for a, b in pair_candidates(frags, self.cfg["max_distance"]):
+                    if frags[a] not in gold or frags[b] not in gold:
+                        found.add((*frags[a], *frags[b]))
+            pairs = [list(pair) for pair in sorted(found)]
+            if len(pairs) > limit:
+                keep = numpy.random.choice(len(pairs), size=limit, replace=False)
+                pairs = [pairs[k] for k in sorted(keep)]
+            out.append(pairs)
+        return out
 
     # -- training ------------------------------------------------------------
 
@@ -453,7 +513,8 @@ class DiscontinuousNER(TrainablePipe):
         validate_examples(examples, "DiscontinuousNER.update")
         if not any(len(eg.predicted) for eg in examples):
             return losses
-        batch, span_y, span_w, link_y, _ = self._batch(examples, sample=True)
+        hard = self._hard_pairs(examples) if self.cfg.get("hard_negatives", 0) else None
+        batch, span_y, span_w, link_y, _ = self._batch(examples, sample=True, extra_pairs=hard)
         set_dropout_rate(self.model, drop)
         scores, backprop = self.model.begin_update(batch)
         loss, d_scores = self._loss(scores, span_y, span_w, link_y, len(examples))
@@ -505,6 +566,18 @@ class DiscontinuousNER(TrainablePipe):
 
     # -- prediction -----------------------------------------------------------
 
+    def _span_probs(self, docs: Sequence[Doc]) -> tuple[Floats2d, list[int], list[list[tuple[int, int]]], numpy.ndarray]:
+        """Token vectors (flat), doc lengths, candidate spans per doc and their role probabilities
+        (rows: the candidates of every doc in turn; columns: whole/part per label)."""
+        ops = self.model.ops
+        tokvecs = self.model.get_ref("tok2vec").predict(list(docs))
+        lengths = [t.shape[0] for t in tokvecs]
+        X = ops.flatten(tokvecs)
+        candidates = [self._candidates(doc) for doc in docs]
+        spans = [numpy.asarray(c, dtype="int64").reshape((-1, 2)) for c in candidates]
+        logits = self.model.get_ref("span_scorer").predict(span_input(ops, X, lengths, spans))
+        return X, lengths, candidates, ops.to_numpy(1.0 / (1.0 + ops.xp.exp(-logits)))
+
     def predict(self, docs: Iterable[Doc]) -> list[Prediction]:
         """Entities (token fragments) with their scores, per doc."""
         docs = list(docs)
@@ -513,13 +586,7 @@ class DiscontinuousNER(TrainablePipe):
         ops = self.model.ops
         xp = ops.xp
         labels = self.labels
-        tokvecs = self.model.get_ref("tok2vec").predict(docs)
-        lengths = [t.shape[0] for t in tokvecs]
-        X = ops.flatten(tokvecs)
-        candidates = [self._candidates(doc) for doc in docs]
-        spans = [numpy.asarray(c, dtype="int64").reshape((-1, 2)) for c in candidates]
-        logits = self.model.get_ref("span_scorer").predict(span_input(ops, X, lengths, spans))
-        probs = ops.to_numpy(1.0 / (1.0 + xp.exp(-logits)))
+        X, lengths, candidates, probs = self._span_probs(docs)
         wholes: list[list[ScoredSpan]] = []
         parts: list[list[ScoredSpan]] = []
         pairs: list[numpy.ndarray] = []

@@ -161,7 +161,7 @@ def test_scorer_counts_discontinuous_apart() -> None:
 @pytest.mark.parametrize(
     "config",
     [{"threshold": 1.5}, {"link_threshold": -0.1}, {"max_length": 0}, {"max_fragments": 1}, {"negative_rate": 0.0},
-     {"part_weight": 0.0}],
+     {"part_weight": 0.0}, {"hard_negatives": -1}, {"hard_negative_threshold": 1.5}],
 )
 def test_bad_options_raise(config: dict) -> None:
     with pytest.raises(ConfigError):
@@ -193,6 +193,35 @@ def test_negative_sampling_keeps_every_positive(trained: Language) -> None:
     assert sum(s.shape[0] for s in batch.spans) == y.shape[0]
     loss, (d_spans, d_links) = pipe.get_loss(examples, pipe.model.predict(pipe._batch(examples)[0]))
     assert numpy.isfinite(loss) and d_spans.shape == full_y.shape and d_links.shape == full_links.shape
+
+
+def test_hard_negatives_pair_the_models_own_fragments_never_two_gold_ones() -> None:
+    """Untrained (every span's part probability near 0.5), so every candidate is a part: the mined pairs are
+    same-label, ordered, within max_distance, at most ``hard_negatives`` per doc, never both gold fragments;
+    they join the gold pairs as negatives, and training with them still overfits."""
+    spacy.util.fix_random_seed(0)
+    nlp = make_nlp(hard_negatives=5, hard_negative_threshold=0.01, max_distance=6)
+    pipe = nlp.get_pipe("clinical_es_discontinuous_ner")
+    examples = [make_example(nlp, text, ents) for text, ents in TRAIN]
+    optimizer = nlp.initialize(lambda: examples)
+    pipe.cfg["hard_negatives"] = 1000
+    assert [len(pairs) for pairs in pipe._hard_pairs(examples)] == [10, 7]  # non-overlapping parts, 6 tokens apart
+    pipe.cfg["hard_negatives"] = 5
+    mined = pipe._hard_pairs(examples)
+    assert [len(pairs) for pairs in mined] == [5, 5]
+    for eg, pairs in zip(examples, mined):
+        gold = {(s.start, s.end) for s in eg.reference.spans["sc"]}
+        for a_start, a_end, b_start, b_end in pairs:
+            assert a_end <= b_start and b_start - a_end <= 6
+            assert not ((a_start, a_end) in gold and (b_start, b_end) in gold)
+    _, _, _, plain_links, _ = pipe._batch(examples)
+    numpy.random.seed(0)
+    _, _, _, links, _ = pipe._batch(examples, extra_pairs=mined)
+    assert links.shape[0] == plain_links.shape[0] + 10 and float(links.sum()) == float(plain_links.sum())
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer, drop=0.0, losses={})
+    for text, entities in TRAIN:
+        assert predicted_sets(nlp(text)) == gold_sets(entities)
 
 
 @pytest.mark.parametrize("part_weight", [1.0, 3.0])
