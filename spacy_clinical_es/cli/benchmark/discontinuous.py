@@ -20,11 +20,22 @@ def discontinuous_command(
     brat_dir: Annotated[
         Optional[Path], typer.Option("--brat-dir", help="Keep the BRAT export here (default: a temp folder).")
     ] = None,
+    baseline: Annotated[
+        Optional[Path],
+        typer.Option("--baseline", exists=True, help="An older discontinuous_ner pipeline scored beside (old vs new)."),
+    ] = None,
 ) -> None:
-    """All / continuous / discontinuous exact match at the saved and the tuned thresholds, plus a BRAT round trip."""
+    """All / continuous / discontinuous exact match (also by gap pattern) at the saved and the tuned thresholds,
+    plus a BRAT round trip; with --baseline, the old decoder side by side."""
     with user_errors():
         run_discontinuous(
-            model, list(data), output=output, markdown_path=markdown, brat_dir=brat_dir, command=invoked_command()
+            model,
+            list(data),
+            output=output,
+            markdown_path=markdown,
+            brat_dir=brat_dir,
+            baseline=baseline,
+            command=invoked_command(),
         )
 
 

@@ -9,10 +9,14 @@ fragments grouped by ``span.id_``. Scores
 is right when its label and its *set* of fragments are right; ``all``,
 ``continuous`` (one fragment) and ``discontinuous`` (two or more, on either
 side) are reported apart, per label too, plus recall by number of gold
-fragments. Two settings are scored: the thresholds saved with the model
+fragments, and the discontinuous ones by gap pattern
+(:func:`spacy_clinical_es.concepts.patterns.gap_pattern`: cross-sentence,
+coordination, long gap, interposed; a predicted concept gets the pattern of its
+own fragments). Two settings are scored: the thresholds saved with the model
 (``config``) and part/link thresholds tuned on the first split (``tuned``,
 grid search, best all F1 + discontinuous F1), so the first split is biased for
-``tuned`` and the others are not. Every split's predictions are
+``tuned`` and the others are not. With a ``baseline`` pipeline (an older
+decoder) the same is scored for it, side by side. Every split's predictions are
 written to BRAT (``start end;start end``), read back with the BRAT reader and
 compared with the predicted entities (``brat_round_trip``).
 """
@@ -29,6 +33,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ...concepts.patterns import PATTERNS, gap_pattern
 from ...corpora.brat import read_brat_document
 from ...corpora.representation import doc_to_document, write_brat_predictions
 from ..evaluate import load_model, read_gold_docs
@@ -40,8 +45,11 @@ logger = logging.getLogger(__name__)
 SPAN_KEY = "codiesp"
 #: Factory names of the discontinuous finder (current, then the name saved pipelines may carry).
 FACTORIES = ("clinical_es_discontinuous_ner", "discontinuous_ner")
-PART_GRID = (0.5, 0.3, 0.2, 0.1)
-LINK_GRID = (0.3, 0.5, 0.7)
+#: Part thresholds down to 0.02: at 0.05 a third of CodiEsp dev's discontinuous concepts have every fragment
+#: proposed, at 0.5 one in twenty-five (2026-12-07); links trained with hard negatives are confident, so low link
+#: thresholds too.
+PART_GRID = (0.5, 0.2, 0.1, 0.05, 0.02)
+LINK_GRID = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 
 Item = tuple[int, str, frozenset]
 
@@ -76,8 +84,23 @@ def predicted_items(docs: list[Doc]) -> list[Item]:
     return items
 
 
-def score(gold: list[Item], pred: list[Item]) -> dict[str, Any]:
-    """All / continuous / discontinuous exact-match scores, per label, and recall by fragment count."""
+def by_pattern(gold: list[Item], pred: list[Item], texts: list[str]) -> dict[str, Any]:
+    """Discontinuous-only exact match per gap pattern; ``texts[i]`` is the text of doc ``i``. The label
+    stays part of the match (it moves into the item's doc id; the pattern takes the label's place)."""
+
+    def by_gap(items: list[Item]) -> list[tuple[str, str, frozenset]]:
+        return [
+            (f"{i}/{label}", gap_pattern(texts[i], list(frags)), frags) for i, label, frags in items if len(frags) > 1
+        ]
+
+    scores = fragment_match_prf(by_gap(gold), by_gap(pred), labels=PATTERNS)["per_type"]
+    keep = ("p", "r", "f", "tp", "fp", "fn")
+    return {pattern: {k: scores[pattern][k] for k in keep} for pattern in PATTERNS}
+
+
+def score(gold: list[Item], pred: list[Item], texts: list[str] | None = None) -> dict[str, Any]:
+    """All / continuous / discontinuous exact-match scores, per label, recall by fragment count and, given
+    the doc texts, discontinuous scores by gap pattern."""
     full = fragment_match_prf(gold, pred)
     gold_set, pred_set = set(gold), set(pred)
     by_count: dict[str, Any] = {}
@@ -102,6 +125,7 @@ def score(gold: list[Item], pred: list[Item]) -> dict[str, Any]:
             "entities": len(pred_set),
             "discontinuous": sum(1 for item in pred_set if len(item[2]) > 1),
         },
+        **({"discontinuous_by_pattern": by_pattern(gold, pred, texts)} if texts is not None else {}),
     }
 
 
@@ -140,7 +164,7 @@ def evaluate_split(nlp: Language, gold_docs: list[Doc], gold: list[Item]) -> tup
     """Scores and words/s of one split with the component's current thresholds."""
     docs, seconds = run(nlp, gold_docs)
     words = sum(1 for doc in docs for t in doc if not t.is_space)
-    entry = {"documents": len(docs), **score(gold, predicted_items(docs))}
+    entry = {"documents": len(docs), **score(gold, predicted_items(docs), [d.text for d in gold_docs])}
     entry["words_per_second"] = words / seconds if seconds else 0.0
     return entry, docs
 
@@ -167,6 +191,45 @@ def tune(nlp: Language, gold_docs: list[Doc], gold: list[Item]) -> tuple[dict[st
     return best, grid
 
 
+def score_model(nlp: Language, data: list[str | Path], *, brat_dir: str | Path | None = None) -> dict[str, Any]:
+    """``tuned_thresholds`` and ``tuning_grid`` (on the first file of ``data``) and, per file (``splits``),
+    the ``config`` and ``tuned`` scores and the BRAT round trip of the ``config`` predictions."""
+    pipe = find_component(nlp)
+    out: dict[str, Any] = {"splits": {}}
+    tuned: dict[str, float] | None = None
+    for path in data:
+        gold_docs = read_gold_docs(path, nlp)
+        gold = gold_items(gold_docs)
+        split = Path(path).stem
+        if tuned is None:
+            tuned, grid = tune(nlp, gold_docs, gold)
+            out["tuned_thresholds"] = tuned
+            out["tuning_grid"] = grid
+        entry: dict[str, Any] = {"data": str(path)}
+        entry["config"], docs = evaluate_split(nlp, gold_docs, gold)
+        if brat_dir:
+            entry["brat_round_trip"] = brat_round_trip(docs, Path(brat_dir) / split)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                entry["brat_round_trip"] = brat_round_trip(docs, Path(tmp))
+        saved = {k: pipe.cfg[k] for k in tuned}
+        pipe.cfg.update(tuned)
+        try:
+            entry["tuned"], _ = evaluate_split(nlp, gold_docs, gold)
+        finally:
+            pipe.cfg.update(saved)
+        out["splits"][split] = entry
+        for setting in ("config", "tuned"):
+            logger.info(
+                "%s (%s): F1 %.4f, discontinuous F1 %.4f",
+                split,
+                setting,
+                entry[setting]["all"]["f"],
+                entry[setting]["discontinuous"]["f"],
+            )
+    return out
+
+
 def run_discontinuous(
     model: str | Path,
     data: list[str | Path],
@@ -174,9 +237,11 @@ def run_discontinuous(
     output: str | Path | None = None,
     markdown_path: str | Path | None = None,
     brat_dir: str | Path | None = None,
+    baseline: str | Path | None = None,
     command: str = "",
 ) -> dict[str, Any]:
-    """Score ``model`` on each gold file of ``data`` (the first one tunes the thresholds); write JSON (and Markdown)."""
+    """Score ``model`` (and ``baseline``, an older pipeline, when given) on each gold file of ``data`` (the
+    first one tunes the thresholds); write JSON (and Markdown)."""
     start = time.perf_counter()
     nlp = load_model(model)
     pipe = find_component(nlp)
@@ -192,7 +257,6 @@ def run_discontinuous(
             f"{Path(data[0]).stem} (grid part {list(PART_GRID)} x link {list(LINK_GRID)}, best all F1 + "
             "discontinuous F1); only the other splits are unbiased for 'tuned'."
         ),
-        "splits": {},
     }
     meta = Path(model) / "meta.json"
     if meta.is_file():
@@ -205,43 +269,45 @@ def run_discontinuous(
             split: {k: s[k] for k in ("annotations", "discontinuous", "not_learnable")}
             for split, s in stats["splits"].items()
         }
-    tuned: dict[str, float] | None = None
-    for path in data:
-        gold_docs = read_gold_docs(path, nlp)
-        gold = gold_items(gold_docs)
-        split = Path(path).stem
-        if tuned is None:
-            tuned, grid = tune(nlp, gold_docs, gold)
-            results["tuned_thresholds"] = tuned
-            results["tuning_grid"] = grid
-        entry: dict[str, Any] = {"data": str(path)}
-        entry["config"], docs = evaluate_split(nlp, gold_docs, gold)
-        if brat_dir:
-            entry["brat_round_trip"] = brat_round_trip(docs, Path(brat_dir) / split)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                entry["brat_round_trip"] = brat_round_trip(docs, Path(tmp))
-        saved = {k: pipe.cfg[k] for k in tuned}
-        pipe.cfg.update(tuned)
-        try:
-            entry["tuned"], _ = evaluate_split(nlp, gold_docs, gold)
-        finally:
-            pipe.cfg.update(saved)
-        results["splits"][split] = entry
-        for setting in ("config", "tuned"):
-            logger.info(
-                "%s (%s): F1 %.4f, discontinuous F1 %.4f",
-                split,
-                setting,
-                entry[setting]["all"]["f"],
-                entry[setting]["discontinuous"]["f"],
-            )
+    results.update(score_model(nlp, data, brat_dir=brat_dir))
+    if baseline is not None:
+        old = load_model(baseline)
+        results["baseline"] = {
+            "model": str(baseline),
+            "settings": {k: v for k, v in find_component(old).cfg.items() if k != "labels"},
+            **score_model(old, data),
+        }
     results["seconds"] = round(time.perf_counter() - start, 1)
     if output is not None:
         write_json(results, output)
     if markdown_path is not None:
         write_text(markdown(results), markdown_path)
     return results
+
+
+def _pattern_table(results: dict[str, Any]) -> str:
+    rows = []
+    for split, entry in results["splits"].items():
+        for setting in ("config", "tuned"):
+            patterns = entry[setting].get("discontinuous_by_pattern", {})
+            rows.append([split, setting, *(
+                f"{row['tp'] + row['fn']}; {prf_cell(row)}" if (row := patterns.get(p)) else "-" for p in PATTERNS
+            )])
+    return table(["split", "thresholds", *PATTERNS], rows, [":---", ":---"] + [":---"] * len(PATTERNS))
+
+
+def _comparison_table(results: dict[str, Any]) -> str:
+    rows = []
+    for split, entry in results["splits"].items():
+        for setting in ("config", "tuned"):
+            for decoder, source in (("old", results["baseline"]["splits"][split]), ("new", entry)):
+                s = source[setting]
+                rows.append([
+                    split, setting, decoder, prf_cell(s["all"]), prf_cell(s["continuous"]), prf_cell(s["discontinuous"]),
+                    f"{s['words_per_second']:.0f}",
+                ])
+    header = ["split", "thresholds", "decoder", "all", "continuous", "discontinuous only", "words/s"]
+    return table(header, rows, [":---", ":---", ":---", ":---", ":---", ":---", "---:"])
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -285,6 +351,22 @@ def markdown(results: dict[str, Any]) -> str:
             cells.append(f"{row['r']:.4f} ({row['found']}/{row['gold']})" if row else "-")
         rows.append(cells)
     lines += ["", "Recall by number of gold fragments (config thresholds):", "", table(["split", "1", "2", "3", "4"], rows)]
+    lines += ["", "Discontinuous only, by gap pattern (gold count; P / R / F1):", "", _pattern_table(results)]
+    if "baseline" in results:
+        old = results["baseline"]
+        lines += [
+            "",
+            (
+                f"Old decoder (baseline `{old['model']}`, tuned = part {old['tuned_thresholds']['part_threshold']}, "
+                f"link {old['tuned_thresholds']['link_threshold']}) vs new (this model), same gold:"
+            ),
+            "",
+            _comparison_table(results),
+            "",
+            "By gap pattern, old decoder:",
+            "",
+            _pattern_table(old),
+        ]
     rows = [
         [name, f"{row['all']['f']:.4f}", *(f"{row['discontinuous'][k]:.4f}" for k in ("p", "r", "f"))]
         for name, row in results["tuning_grid"].items()

@@ -12,27 +12,20 @@ pipeline falls in one *outcome*:
   span (a boundary or grouping error: "ecografía de próstata" predicted as
   one continuous span) or one lies outside every predicted span (missed).
 
-and its *pattern* comes from the text between its fragments (text order):
-
-* ``cross_sentence``: a gap holds a sentence end (". " / newline);
-* ``coordination``: a gap holds a conjunction or a list separator ("y", "e",
-  "o", "u", ",", ";", "/": "fractura de tibia y peroné");
-* ``long_gap``: a gap of more than :data:`LONG_GAP_WORDS` words;
-* ``interposed``: a short gap of other words ("dolor a nivel de hipogastrio").
+and its *pattern* comes from the text between its fragments
+(:func:`spacy_clinical_es.concepts.patterns.gap_pattern`: cross-sentence,
+coordination, long gap, interposed modifier).
 
 Apart, by outcome: the entities one of whose fragments overlaps a fragment of
 another gold entity ("fractura de" in "fractura de tibia" and "fractura de …
 peroné"): a decoder must reuse that text for both.
 
-:func:`gap_pattern` and :func:`outcome` are pure functions of offsets and
-text; :func:`analyse_docs` reads the gold and predicted Docs. No document
+:func:`outcome` is a pure function of offsets; :func:`analyse_docs` reads the gold and predicted Docs. No document
 text is written: examples are short fragment strings of the public corpus.
 Run it with ``python -m spacy_clinical_es benchmark discontinuous-errors``.
 """
 from __future__ import annotations
 
-import itertools
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -40,6 +33,7 @@ from typing import Any
 
 from spacy.tokens import Doc
 
+from ...concepts.patterns import PATTERNS, gap_pattern
 from ...corpora.representation import doc_to_document
 from ..report import table, write_json, write_text
 from .discontinuous import SPAN_KEY
@@ -48,28 +42,8 @@ Fragment = tuple[int, int]
 
 FOUND, LINKING, DETECTION = "found", "linking", "detection"
 OUTCOMES = (FOUND, LINKING, DETECTION)
-CROSS_SENTENCE, COORDINATION, LONG_GAP, INTERPOSED = ("cross_sentence", "coordination", "long_gap", "interposed")
-PATTERNS = (CROSS_SENTENCE, COORDINATION, LONG_GAP, INTERPOSED)
-#: A gap of more words than this is a long gap.
-LONG_GAP_WORDS = 5
 EXAMPLES_PER_CELL = 2
 _EXAMPLE_CHARS = 50
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
-_COORDINATION = re.compile(r"(?:^|\s)(?:y|e|o|u|ni)(?:\s|$)|[,;/]", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
-
-
-def gap_pattern(text: str, fragments: Sequence[Fragment]) -> str:
-    """The pattern of a discontinuous entity from the text between its fragments (see the module docstring)."""
-    ordered = sorted(fragments)
-    gaps = [text[a_end:b_start] for (_, a_end), (b_start, _) in itertools.pairwise(ordered)]
-    if any(_SENTENCE_END.search(gap) for gap in gaps):
-        return CROSS_SENTENCE
-    if any(_COORDINATION.search(gap) for gap in gaps):
-        return COORDINATION
-    if any(len(_WORD.findall(gap)) > LONG_GAP_WORDS for gap in gaps):
-        return LONG_GAP
-    return INTERPOSED
 
 
 def outcome(
