@@ -195,10 +195,11 @@ def test_negative_sampling_keeps_every_positive(trained: Language) -> None:
     assert numpy.isfinite(loss) and d_spans.shape == full_y.shape and d_links.shape == full_links.shape
 
 
-def test_hard_negatives_pair_the_models_own_fragments_never_two_gold_ones() -> None:
+def test_hard_negatives_pair_the_models_own_fragments_never_two_gold_ones(tmp_path: Path) -> None:
     """Untrained (every span's part probability near 0.5), so every candidate is a part: the mined pairs are
     same-label, ordered, within max_distance, at most ``hard_negatives`` per doc, never both gold fragments;
-    they join the gold pairs as negatives, and training with them still overfits."""
+    they join the gold pairs as negatives; training with them still overfits, and the pipeline saved and
+    loaded predicts the same with its settings."""
     spacy.util.fix_random_seed(0)
     nlp = make_nlp(hard_negatives=5, hard_negative_threshold=0.01, max_distance=6)
     pipe = nlp.get_pipe("clinical_es_discontinuous_ner")
@@ -222,6 +223,11 @@ def test_hard_negatives_pair_the_models_own_fragments_never_two_gold_ones() -> N
         nlp.update(examples, sgd=optimizer, drop=0.0, losses={})
     for text, entities in TRAIN:
         assert predicted_sets(nlp(text)) == gold_sets(entities)
+    nlp.to_disk(tmp_path / "model")
+    loaded = spacy.load(tmp_path / "model")
+    assert loaded.get_pipe("clinical_es_discontinuous_ner").cfg["hard_negatives"] == 5
+    for text, entities in TRAIN:
+        assert predicted_sets(loaded(text)) == gold_sets(entities)
 
 
 @pytest.mark.parametrize("part_weight", [1.0, 3.0])
